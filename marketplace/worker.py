@@ -1,0 +1,6 @@
+"""Entry point for ``celery -A marketplace.worker worker``: the app, and Celery bound to it."""
+
+from marketplace import create_app
+
+app = create_app()
+celery = app.extensions["celery"]
