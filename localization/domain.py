@@ -335,10 +335,17 @@ def _join_cjk_lines(text: str) -> str:
     return out
 
 
+_NAME = -1.0  # sentinel: a break inside what looks like a name (avoided, not forbidden)
+
+
 def _break_penalty(before: _Token, after: _Token, cjk: bool, cpl: int) -> float | None:
-    """Cost of breaking between two words; None when the break is forbidden."""
+    """Cost of breaking between two words; None when the break is forbidden, ``_NAME``
+    when it would split what looks like a first and last name (a heuristic, so only
+    avoided: used when nothing else fits)."""
     word = before.word.strip(_STRIP_PUNCT)
     if not cjk and word.lower() in ARTICLES:
+        return None
+    if cjk and (after.word[:1] in _NO_LINE_START or before.word[-1:] in _NO_LINE_END):
         return None
     nxt = after.word.lstrip(_STRIP_PUNCT)
     if (
@@ -349,15 +356,13 @@ def _break_penalty(before: _Token, after: _Token, cjk: bool, cpl: int) -> float 
         and word.isalpha()
         and nxt.rstrip(".,;:!?…'\"”’»").isalpha()
     ):
-        return None  # looks like a first and last name
-    if cjk and (after.word[:1] in _NO_LINE_START or before.word[-1:] in _NO_LINE_END):
-        return None
+        return _NAME
     tail = before.word.rstrip("\"'”’»)")
     if tail.endswith(_BREAK_AFTER_STRONG):
         return 0.0
     if tail.endswith(_BREAK_AFTER_WEAK):
-        return cpl * cpl * 0.05
-    return cpl * cpl * 0.25
+        return cpl * cpl * 0.1
+    return cpl * cpl * 0.5
 
 
 def rebreak(text: str, profile: QCProfile) -> str | None:
@@ -366,9 +371,10 @@ def rebreak(text: str, profile: QCProfile) -> str | None:
     two-speaker dialogue, whose lines must stay as they are).
 
     Fewest lines first; then breaks after punctuation, then balanced lines. Never
-    between an article and its noun (en/es/fr/pt) or between two capitalised words (a
-    first and last name), unless no other break fits; CJK breaks between characters but
-    not before closing or after opening punctuation, and prefers punctuation and spaces.
+    between an article and its noun (en/es/fr/pt: None when no other break fits); not
+    between two capitalised words (a first and last name) unless nothing else fits. CJK
+    breaks between characters but not before closing or after opening punctuation nor
+    inside a Latin word, and prefers punctuation and spaces.
     """
     lines = text.split("\n")
     if sum(1 for line in lines if visible_text(line).lstrip().startswith(("-", "–", "—"))) >= 2:
@@ -398,8 +404,12 @@ def rebreak(text: str, profile: QCProfile) -> str | None:
     def width(a: int, b: int) -> int:
         return prefix[b] - prefix[a]
 
-    for allow_forbidden in (False, True):
-        usable = [(e, s, p if p is not None else cpl * cpl * 50.0) for e, s, p in cands if p is not None or allow_forbidden]
+    for split_names in (False, True):
+        usable = [
+            (e, s, cpl * cpl * 50.0 if p == _NAME else p)
+            for e, s, p in cands
+            if p is not None and (p != _NAME or split_names)
+        ]
         if width(0, n) <= cpl:
             break
         # best[k][j]: cheapest way to lay tokens[0:start_j] on k lines ending at candidate j.

@@ -38,6 +38,7 @@ __all__ = [
     "parse_srt",
     "parse_ttml",
     "parse_vtt",
+    "read_decoded",
     "read_subtitles",
     "retime",
     "visible_text",
@@ -404,6 +405,8 @@ def parse_srt(text: str) -> tuple[list[Cue], list[str]]:
             timing_at = i + 1
         elif _LOOKS_LIKE_TIME_RE.match(stripped):
             raise SubtitleParseError(i + 1, f"timing line {stripped!r} has no '-->'")
+        elif stripped.isdigit() and i + 1 < n and _LOOKS_LIKE_TIME_RE.match(lines[i + 1]):
+            raise SubtitleParseError(i + 2, f"timing line {lines[i + 1].strip()!r} has no '-->'")
         elif raw:
             # A blank line inside a cue's text: keep the paragraph with the cue above.
             extra = []
@@ -839,7 +842,11 @@ def read_subtitles(data: bytes, filename: str | None = None, format: str | None 
     :class:`SubtitleParseError` (with the line) for binary junk, a timecode that does not
     parse, a negative time or an event ending before it starts.
     """
-    decoded = decode_subtitle_bytes(data)
+    return read_decoded(decode_subtitle_bytes(data), filename, format)
+
+
+def read_decoded(decoded: DecodedText, filename: str | None = None, format: str | None = None) -> Track:
+    """The second half of :func:`read_subtitles`, for callers that decoded already."""
     fmt = format or detect_format(decoded.text, filename)
     language = None
     if fmt == "srt":
@@ -948,7 +955,6 @@ def write_vtt(cues: Sequence[Cue]) -> str:
     out = ["WEBVTT\n"]
     for cue in cues:
         text = _clean_lines(_keep_tags(_ass_blocks_to_html(cue.text), _VTT_KEEP_RE, escape=True))
-        text = text.replace("-->", "-&gt;")
         timing = f"{_ms_to_clock(cue.start_ms, '.')} --> {_ms_to_clock(cue.end_ms, '.')}"
         if cue.settings:
             timing += " " + cue.settings
