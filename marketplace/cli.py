@@ -24,7 +24,13 @@ def main():
     pass
 
 
-@main.command("serve")
+def init_app(app) -> None:
+    """The commands live on ``app.cli`` so ``pdx`` and ``flask --app wsgi`` both have them."""
+    for command in (serve, worker, demo, i18n_cli):
+        app.cli.add_command(command)
+
+
+@click.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=5000, show_default=True)
 @click.option("--workers", default=2, show_default=True, help="Web worker processes.")
@@ -63,7 +69,7 @@ def serve(host, port, workers, no_worker):
 
 
 def _worker_argv(concurrency: int, queues: str | None = None) -> list[str]:
-    argv = [sys.executable, "-m", "celery", "-A", "marketplace.worker", "worker",
+    argv = [sys.executable, "-m", "celery", "-A", "marketplace.worker:celery", "worker",
             "--loglevel=INFO", f"--concurrency={concurrency}", "--without-gossip",
             "--without-mingle"]
     if queues:
@@ -71,7 +77,7 @@ def _worker_argv(concurrency: int, queues: str | None = None) -> list[str]:
     return argv
 
 
-@main.command("worker")
+@click.command("worker")
 @click.option("--concurrency", default=2, show_default=True)
 @click.option("--queues", default=None, help="Comma-separated queues (default: all).")
 def worker(concurrency, queues):
@@ -79,7 +85,7 @@ def worker(concurrency, queues):
     os.execv(sys.executable, _worker_argv(concurrency, queues))
 
 
-@main.command("demo")
+@click.command("demo")
 @with_appcontext
 def demo():
     """Load the demo organizations, users and catalog (idempotent)."""
@@ -94,7 +100,7 @@ def demo():
         click.echo(f"  {email:30} {kind:12} {org}")
 
 
-@main.group("i18n")
+@click.group("i18n")
 def i18n_cli():
     """Interface translations."""
 

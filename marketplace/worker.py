@@ -1,4 +1,4 @@
-"""Entry point for ``celery -A marketplace.worker worker``: the app, and Celery bound to it."""
+"""Entry point for ``celery -A marketplace.worker:celery worker``: the app, and Celery bound to it."""
 
 from marketplace import create_app
 
