@@ -171,7 +171,7 @@ _KIND_TOKENS = {"sdh": "sdh", "cc": "sdh", "forced": "forced", "fn": "forced", "
 
 def _as_language(token: str) -> str | None:
     token = token.strip("-_ ")
-    if not re.fullmatch(r"[A-Za-z]{2,3}(?:[-_][A-Za-z0-9]{2,8})*", token):
+    if not re.fullmatch(r"[A-Za-z]{2,3}(?:[-_][A-Za-z]{4})?(?:[-_](?:[A-Za-z]{2}|\d{3}))?", token):
         return None
     from babel import Locale, UnknownLocaleError  # babel knows which codes are languages
 
