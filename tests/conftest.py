@@ -41,7 +41,7 @@ def pytest_report_header(config):
 def pytest_collection_modifyitems(config, items):
     # The PostgreSQL leg re-runs only the tests that touch the database.
     if os.environ.get("PDX_TEST_DB_ONLY") == "1":
-        keep = [i for i in items if "app" in getattr(i, "fixturenames", ())]
+        keep = [i for i in items if {"app", "_app"} & set(getattr(i, "fixturenames", ()))]
         dropped = [i for i in items if i not in keep]
         if dropped:
             config.hook.pytest_deselected(items=dropped)
