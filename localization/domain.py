@@ -31,6 +31,7 @@ __all__ = [
     "SeasonSummary",
     "autofix",
     "check",
+    "close_tags",
     "count_characters",
     "rebreak",
     "summarize_season",
@@ -455,6 +456,33 @@ def rebreak(text: str, profile: QCProfile) -> str | None:
 
 # --------------------------------------------------------------------------- autofix
 
+
+def close_tags(text: str) -> str:
+    """Close HTML-style tags left open at the end of the event (where players end them
+    anyway) and drop closing tags that close nothing. Crossed tags are left for a human."""
+    stack: list[str] = []
+    out: list[str] = []
+    pos = 0
+    for match in _HTML_TAG_RE.finditer(text):
+        closing, name = match.group(1) == "/", match.group(2).lower()
+        out.append(text[pos:match.start()])
+        pos = match.end()
+        if name not in _PAIRED:
+            out.append(match.group())
+        elif not closing:
+            stack.append(name)
+            out.append(match.group())
+        elif name in stack:
+            if stack[-1] != name:
+                return text  # crossed: <i><b></i></b>
+            stack.pop()
+            out.append(match.group())
+        # else: a closer without an opener is dropped
+    out.append(text[pos:])
+    out.extend(f"</{name}>" for name in reversed(stack))
+    return "".join(out)
+
+
 @dataclass(frozen=True)
 class Fix:
     """One change made by :func:`autofix`; ``event_index`` refers to the input cue."""
@@ -473,7 +501,8 @@ def autofix(cues: Sequence[Cue], profile: QCProfile, fps: float) -> tuple[list[C
     """Return fixed copies of ``cues`` (renumbered from 1) and the list of fixes made.
 
     In order: remove empty events; sort by start if out of order; re-break events whose
-    lines are too long or too many (when the text fits, see :func:`rebreak`); trim an
+    lines are too long or too many (when the text fits, see :func:`rebreak`); close
+    HTML-style tags left open and drop closers without an opener; trim an
     event that overlaps the next to end the minimum gap before it; extend an event that
     is too short — for the minimum duration or the reading speed, never beyond the
     maximum duration nor into the next event minus the minimum gap; close gaps under the
@@ -500,6 +529,13 @@ def autofix(cues: Sequence[Cue], profile: QCProfile, fps: float) -> tuple[list[C
             if new_text is not None and new_text != cue.text and not _needs_rebreak(new_text, profile):
                 work[pos] = replace(cue, text=new_text)
                 fixes.append(Fix("rebroken", cue.index, "line breaks redone: " + new_text.replace("\n", " | ")))
+
+    for pos, cue in enumerate(work):
+        if "<" in cue.text:
+            closed = close_tags(cue.text)
+            if closed != cue.text:
+                work[pos] = replace(cue, text=closed)
+                fixes.append(Fix("tags_closed", cue.index, f"unbalanced tags repaired: {closed!r}"))
 
     gap = round(min_gap_ms(profile, fps))
     for pos, cue in enumerate(work):

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import codecs
 import html
-import math
 import re
 import unicodedata
 from collections.abc import Iterable, Sequence
@@ -838,7 +837,8 @@ def read_subtitles(data: bytes, filename: str | None = None, format: str | None 
     """Read a subtitle file from bytes.
 
     Detects the encoding (reported in ``Track.encoding``) and, unless ``format`` is given,
-    the format. Returns cues sorted by start time and numbered from 1. Raises
+    the format. Returns cues sorted by start time and numbered from 1 (a WebVTT, ASS or
+    TTML file may hold no cue; an SRT file without one is refused). Raises
     :class:`SubtitleParseError` (with the line) for binary junk, a timecode that does not
     parse, a negative time or an event ending before it starts.
     """
@@ -1077,7 +1077,7 @@ _RUN_TAG_RE = re.compile(r"<(/?)(i|b|u)>", re.IGNORECASE)
 def _append_runs(p: ET.Element, text: str) -> None:
     """Fill a <p> with text, <br/> for line breaks and styled <span>s for <i>/<b>/<u>."""
     state = {"i": False, "b": False, "u": False}
-    text = visible_text_keep_basic(text)
+    text = _keep_basic_tags(text)
     last: ET.Element | None = None  # the element whose tail receives the next plain text
 
     def add_text(chunk: str) -> None:
@@ -1112,7 +1112,7 @@ def _append_runs(p: ET.Element, text: str) -> None:
     add_text(text[pos:])
 
 
-def visible_text_keep_basic(text: str) -> str:
+def _keep_basic_tags(text: str) -> str:
     """Remove every tag except <i>, <b>, <u> (and their closers)."""
     return _TAG_RE.sub(lambda m: m.group() if _RUN_TAG_RE.fullmatch(m.group()) else "", text)
 
@@ -1168,9 +1168,3 @@ def write_subtitles(cues: Sequence[Cue], fmt: str, *, language: str = "und", fps
     if fmt == "ass":
         return write_ass(cues).encode("utf-8")
     raise ValueError(f"cannot write subtitle format {fmt!r}; choose one of srt, vtt, ttml, ass")
-
-
-def frames_to_ms(frames: float, fps: float) -> int:
-    """Milliseconds that ``frames`` frames last at ``fps`` (rounded to the nearest ms)."""
-    return int(math.floor(frames * 1000 / fps + 0.5))
-

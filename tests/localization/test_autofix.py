@@ -18,6 +18,7 @@ from localization.domain import (
     OVERLAP,
     TOO_MANY_LINES,
     TOO_SHORT,
+    UNBALANCED_TAGS,
     autofix,
     check,
     rebreak,
@@ -195,6 +196,22 @@ def test_autofix_rebreaks_and_reports(make_cues):
     assert check(out, EN, 30).passed
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("<i>left open", "<i>left open</i>"),
+        ("<i><b>both open", "<i><b>both open</b></i>"),
+        ("stray</i> closer", "stray closer"),
+        ("<i>crossed <b>tags</i></b>", "<i>crossed <b>tags</i></b>"),
+        ("<i>fine</i>", "<i>fine</i>"),
+    ],
+)
+def test_closes_tags_left_open(make_cues, text, expected):
+    out, fixes = autofix(make_cues((0, 2000, text)), EN, 30)
+    assert out[0].text == expected
+    assert fix_codes(fixes) == ([] if expected == text else ["tags_closed"])
+
+
 def test_input_is_never_mutated(make_cues):
     cues = make_cues((0, 400, "Hi."), (420, 3000, "x" * 60), (2900, 3100, ""))
     snapshot = copy.deepcopy(cues)
@@ -202,7 +219,7 @@ def test_input_is_never_mutated(make_cues):
     assert cues == snapshot
 
 
-FIXED_RULES = {EMPTY, GAP_TOO_SHORT, GAP_NOT_CLOSED, OVERLAP, LINE_TOO_LONG, TOO_MANY_LINES, TOO_SHORT}
+FIXED_RULES = {EMPTY, GAP_TOO_SHORT, GAP_NOT_CLOSED, OVERLAP, LINE_TOO_LONG, TOO_MANY_LINES, TOO_SHORT, UNBALANCED_TAGS}
 
 
 def test_fixed_track_passes_the_rules_it_fixes(make_cues):
@@ -212,7 +229,7 @@ def test_fixed_track_passes_the_rules_it_fixes(make_cues):
         (2600, 4500, "Listen to me, we have to leave this place before the police get here"),
         (4400, 6000, "Too close."),
         (6200, 8000, "Gap too short to keep."),
-        (8010, 9500, "Back to back."),
+        (8010, 9500, "<i>Back to back."),
     )
     before = {i.code for i in check(cues, EN, 30).issues}
     assert FIXED_RULES - {TOO_MANY_LINES} <= before
@@ -221,7 +238,7 @@ def test_fixed_track_passes_the_rules_it_fixes(make_cues):
     assert not (after & FIXED_RULES), after
 
 
-WORDS = ["the", "a", "house", "Maria", "Lopez", "went", "home,", "quickly.", "una", "casa", "你好", "总裁，", "<i>yes</i>"]
+WORDS = ["the", "a", "house", "Maria", "Lopez", "went", "home,", "quickly.", "una", "casa", "你好", "总裁，", "<i>yes</i>", "<i>", "</b>"]
 
 cue_lists = st.lists(
     st.tuples(
