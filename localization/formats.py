@@ -825,9 +825,11 @@ def detect_format(text: str, filename: str | None = None) -> str:
         if "[v4 styles]" in lowered or re.search(r"scripttype:\s*v4\.00\s*$", lowered, re.MULTILINE):
             return "ssa"
         return "ass"
+    by_name = format_from_filename(filename)
+    if by_name == "vtt":
+        return "vtt"  # a .vtt without its header should be told so, not parsed as SRT
     if "-->" in head:
         return "srt"
-    by_name = format_from_filename(filename)
     if by_name is not None:
         return by_name
     raise SubtitleParseError(1, "not a recognised subtitle format (SRT, WebVTT, ASS/SSA, TTML)")

@@ -212,8 +212,8 @@ def test_vtt_round_trip_keeps_everything():
 
 
 def test_vtt_without_header_or_with_bad_timing_is_refused():
-    with pytest.raises(SubtitleParseError) as info:
-        read_subtitles(b"00:01.000 --> 00:02.000\nHi\n", format="vtt")
+    with pytest.raises(SubtitleParseError, match="WEBVTT") as info:
+        read_subtitles(b"00:01.000 --> 00:02.000\nHi\n", filename="E001.en.vtt")
     assert info.value.line == 1
     with pytest.raises(SubtitleParseError) as info:
         read_subtitles(b"WEBVTT\n\n00:01.000 --> 00:02.000\nok\n\n00:03.000 --> 00:02.000\nbad\n")
