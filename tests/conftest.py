@@ -41,7 +41,7 @@ def pytest_report_header(config):
 def pytest_collection_modifyitems(config, items):
     # The PostgreSQL leg re-runs only the tests that touch the database.
     if os.environ.get("PDX_TEST_DB_ONLY") == "1":
-        keep = [i for i in items if {"app", "_app"} & set(getattr(i, "fixturenames", ()))]
+        keep = [i for i in items if {"app", "base_app"} & set(getattr(i, "fixturenames", ()))]
         dropped = [i for i in items if i not in keep]
         if dropped:
             config.hook.pytest_deselected(items=dropped)
@@ -76,7 +76,7 @@ def app_config(tmp_path_factory) -> dict:
 
 
 @pytest.fixture(scope="session")
-def _app(app_config):
+def base_app(app_config):
     if PG_URL:
         _reset_postgres(PG_URL)
     app = create_app(app_config)
@@ -98,18 +98,18 @@ class _BoundSession(FlaskSession):
 
 
 @pytest.fixture
-def app(_app):
+def app(base_app):
     """The application, inside a transaction rolled back after the test."""
-    with _app.app_context():
+    with base_app.app_context():
         connection = db.engine.connect()
         outer = connection.begin()
         original = db.session
         db.session = db._make_scoped_session(
             {"bind": connection, "join_transaction_mode": "create_savepoint",
              "class_": _BoundSession})
-        _app.extensions["pdx_captured_jobs"] = []
+        base_app.extensions["pdx_captured_jobs"] = []
         try:
-            yield _app
+            yield base_app
         finally:
             db.session.remove()
             db.session = original

@@ -15,7 +15,7 @@ CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-backg
 
 
 @pytest.fixture(scope="session")
-def live_server(tmp_path_factory, _app):
+def live_server(tmp_path_factory, base_app):
     from marketplace import create_app
     from marketplace.extensions import db
 
@@ -32,7 +32,7 @@ def live_server(tmp_path_factory, _app):
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
-    _app.extensions["celery"].set_default()
+    base_app.extensions["celery"].set_default()
     yield f"http://127.0.0.1:{server.server_port}"
     server.shutdown()
 

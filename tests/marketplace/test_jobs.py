@@ -50,7 +50,7 @@ def _broker_params():
 
 @pytest.mark.slow
 @pytest.mark.parametrize("broker", list(_broker_params()))
-def test_real_worker_process_runs_the_verification_mail(tmp_path, broker, _app):
+def test_real_worker_process_runs_the_verification_mail(tmp_path, broker, base_app):
     broker_url = (f"sqla+sqlite:///{tmp_path / 'broker.sqlite'}" if broker == "sqlite"
                   else REDIS_URL)
     config = {
@@ -99,4 +99,4 @@ def test_real_worker_process_runs_the_verification_mail(tmp_path, broker, _app):
         with app.app_context():
             db.session.remove()
             db.engine.dispose()
-        _app.extensions["celery"].set_default()
+        base_app.extensions["celery"].set_default()

@@ -33,7 +33,7 @@ def _include(obj, name, type_, reflected, compare_to):
 
 
 @pytest.mark.slow
-def test_upgrade_to_heads_matches_the_models(tmp_path, _app):
+def test_upgrade_to_heads_matches_the_models(tmp_path, base_app):
     from flask_migrate import upgrade
 
     for url in _targets(tmp_path):
@@ -47,4 +47,4 @@ def test_upgrade_to_heads_matches_the_models(tmp_path, _app):
                 diff = compare_metadata(ctx, db.metadata)
             db.engine.dispose()
         assert diff == [], f"models and migrations differ on {url.split(':')[0]}: {diff}"
-    _app.extensions["celery"].set_default()
+    base_app.extensions["celery"].set_default()
