@@ -37,6 +37,13 @@ def defaults(instance_path: str) -> dict:
         "STRIPE_SECRET_KEY": None,
         "STRIPE_WEBHOOK_SECRET": None,
         "STRIPE_API_BASE": None,
+        # Machine translation for subtitles: pseudo (no network), openai (any
+        # OpenAI-compatible chat endpoint) or deepl (a DeepL-style /v2/translate API).
+        "TRANSLATION_PROVIDER": "pseudo",
+        "TRANSLATION_URL": None,
+        "TRANSLATION_API_KEY": None,
+        "TRANSLATION_MODEL": "gpt-4o-mini",
+        "TRANSLATION_TIMEOUT": 60,
         "LOGIN_MAX_FAILURES": 5,
         "LOGIN_LOCK_MINUTES": 15,
         "SESSION_HOURS": 12,
@@ -45,7 +52,7 @@ def defaults(instance_path: str) -> dict:
     }
 
 
-_INT_KEYS = {"S3_MULTIPART_CHUNK_MB", "PRESIGNED_URL_SECONDS", "MAX_UPLOAD_MB",
+_INT_KEYS = {"TRANSLATION_TIMEOUT", "S3_MULTIPART_CHUNK_MB", "PRESIGNED_URL_SECONDS", "MAX_UPLOAD_MB",
              "LOGIN_MAX_FAILURES", "LOGIN_LOCK_MINUTES", "SESSION_HOURS"}
 
 
@@ -110,6 +117,11 @@ def validate(config) -> None:
         raise ConfigError("PDX_SECRET_KEY is too short for production: use at least 24 characters")
     if config["PDX_STORAGE"] not in {"local", "s3"}:
         raise ConfigError(f"PDX_STORAGE must be 'local' or 's3', not {config['PDX_STORAGE']!r}")
+    if config["PDX_TRANSLATION_PROVIDER"] not in {"pseudo", "openai", "deepl"}:
+        raise ConfigError("PDX_TRANSLATION_PROVIDER must be pseudo, openai or deepl")
+    if config["PDX_TRANSLATION_PROVIDER"] != "pseudo" and not config["PDX_TRANSLATION_URL"]:
+        raise ConfigError("PDX_TRANSLATION_URL is required for the "
+                          f"{config['PDX_TRANSLATION_PROVIDER']} translation provider")
     url = config["PDX_DATABASE_URL"]
     if not url.startswith(("sqlite:", "postgres")):
         raise ConfigError(f"PDX_DATABASE_URL must be an sqlite:// or postgresql:// URL, not {url!r}")
