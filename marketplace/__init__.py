@@ -44,6 +44,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["pdx_storage"] = build_storage(app.config)
     app.extensions["pdx_nav"] = []
     app.extensions["pdx_demo"] = []
+    app.extensions["pdx_dashboard"] = []  # callables(user) -> Markup | None
     web.init_app(app)
     cli.init_app(app)
 

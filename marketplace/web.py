@@ -47,6 +47,11 @@ def add_demo_loader(app: Flask, loader) -> None:
     app.extensions["pdx_demo"].append(loader)
 
 
+def add_dashboard_panel(app: Flask, panel) -> None:
+    """``panel(user)`` returns HTML for the dashboard, or None to show nothing."""
+    app.extensions["pdx_dashboard"].append(panel)
+
+
 def visible_nav() -> list[NavItem]:
     items = []
     for item in current_app.extensions["pdx_nav"]:
@@ -75,7 +80,7 @@ def index():
 def dashboard():
     if not current_user.is_authenticated:
         return current_app.login_manager.unauthorized()
-    panels = [p(current_user) for p in current_app.extensions.get("pdx_dashboard", [])]
+    panels = [p(current_user) for p in current_app.extensions["pdx_dashboard"]]
     return render_template("dashboard.html", panels=[p for p in panels if p])
 
 

@@ -202,3 +202,21 @@ def test_preferences_validate_time_zone(client, login, create_user, csrf_token):
                                          "csrf_token": csrf_token("/account")})
     assert resp.status_code == 302
     assert (user.locale, user.timezone) == ("zh_Hans", "Europe/Paris")
+
+
+def test_expired_session_asks_to_sign_in_again(app, client, login, create_user):
+    import time
+    from datetime import timedelta
+
+    user = create_user()
+    login(user)
+    assert client.get("/dashboard").status_code == 200
+    lifetime = app.permanent_session_lifetime
+    app.permanent_session_lifetime = timedelta(seconds=1)
+    try:
+        time.sleep(2.1)  # the signed cookie's timestamp is now older than its lifetime
+        resp = client.get("/dashboard")
+    finally:
+        app.permanent_session_lifetime = lifetime
+    assert resp.status_code == 302
+    assert "/login" in resp.location
