@@ -58,10 +58,11 @@ NOTO_CJK_DIR = "/usr/share/fonts/opentype/noto"
 #: the height of the text on screen, so the font size is the required height / this.
 CJK_INK_RATIO = 0.9
 LOUDNORM_KEYS = ("input_i", "input_tp", "input_lra", "input_thresh", "target_offset")
-#: Closing punctuation that must not start a line (kinsoku), and after which a
-#: break reads naturally.
-_NO_LINE_START = set("，。、；：！？）》」』】〕…—,.;:!?)]}%")
-_BREAK_AFTER = set("，。、；：！？）》」』】…,.;:!?")
+#: Line-breaking rules for CJK (kinsoku): closing punctuation never starts a line,
+#: opening punctuation never ends one, and a break after a pause mark reads naturally.
+_NO_LINE_START = set("，。、；：！？）》」』】〕”’…—,.;:!?)]}%")
+_NO_LINE_END = set("（《「『【〔“‘([{")
+_BREAK_AFTER = set("，。、；：！？）》」』】”’…,.;:!?")
 
 
 class BuildError(ValueError):
@@ -124,6 +125,7 @@ class BuildOptions:
     poster_at: float | None = None  # seconds; overrides the profile's fraction
     strict_decode: bool = True  # -xerror: a corrupt frame fails the job instead of glitching
     threads: int | None = None
+    stats_period: float = 0.5  # seconds between progress reports
     ffmpeg: str = "ffmpeg"
 
 
@@ -296,7 +298,9 @@ def build(
             label_plan = _label_reference(label_plan, checked, probe, input_path, rate, geometry, opts)
 
     graph = ffmpeg.merge_outputs(*out_streams) if len(out_streams) > 1 else out_streams[0]
-    global_args = ["-hide_banner", "-nostdin", "-nostats", "-progress", "pipe:1"]
+    # level+info tags every log line with its severity, so the runner can quote the error
+    global_args = ["-hide_banner", "-nostdin", "-loglevel", "level+info", "-nostats", "-progress", "pipe:1",
+                   "-stats_period", f"{opts.stats_period:g}"]
     if opts.strict_decode:
         global_args.append("-xerror")
     graph = graph.global_args(*global_args)
@@ -750,25 +754,36 @@ def wrap_cjk(text: str, max_chars: int = 16) -> list[str]:
 def _wrap_line(line: str, max_chars: int) -> list[str]:
     if len(line) <= max_chars or not any(_is_wide(c) for c in line):
         return [line]  # short, or spaced text libass can wrap on its own
-    tokens = re.findall(r"[A-Za-z0-9'’.\-]+|\s+|.", line)
-    count = math.ceil(len(line) / max_chars)
-    target = math.ceil(len(line) / count)  # balanced lines, e.g. 20 chars -> 10 + 10
-    out, current = [], ""
-    for i, tok in enumerate(tokens):
-        nxt = tokens[i + 1] if i + 1 < len(tokens) else ""
-        if current and len(current) + len(tok) > max_chars and tok not in _NO_LINE_START:
-            out.append(current.rstrip())
-            current = tok.lstrip()
-            continue
-        current += tok
-        at_target = len(current) >= target
-        nice_break = tok[-1] in _BREAK_AFTER and len(current) >= target * 0.6
-        if (at_target or nice_break) and nxt and nxt not in _NO_LINE_START and len(out) < count - 1:
-            out.append(current.rstrip())
-            current = ""
-    if current.strip():
-        out.append(current.strip())
-    return out
+    units = re.findall(r"[A-Za-z0-9'’.\-]+|\s+|.", line)  # a Latin word is one unit
+    target = len(line) / math.ceil(len(line) / max_chars)  # balanced lines: 20 chars -> 10 + 10
+    # Cheapest layout by dynamic programming over break points: every line costs a
+    # lot (fewest lines first), then its distance from the balanced length; a line
+    # ending in punctuation earns a bonus (that is where a reader pauses); closing
+    # punctuation may not start a line.
+    n = len(units)
+    best: list[tuple[float, int]] = [(0.0, 0)] + [(math.inf, 0)] * n
+    for end in range(1, n + 1):
+        length = 0
+        for start in range(end - 1, -1, -1):
+            length += len(units[start])
+            if length > max_chars and end - start > 1:
+                break
+            if start > 0 and units[start][0] in _NO_LINE_START:
+                continue
+            text = "".join(units[start:end]).strip()
+            if end < n and text and text[-1] in _NO_LINE_END:
+                continue
+            cost = best[start][0] + 1000 + 100 * ((len(text) - target) / max_chars) ** 2
+            if end < n and text and text[-1] in _BREAK_AFTER:
+                cost -= 40
+            if cost < best[end][0]:
+                best[end] = (cost, start)
+    lines, end = [], n
+    while end > 0:
+        start = best[end][1]
+        lines.append("".join(units[start:end]).strip())
+        end = start
+    return [ln for ln in reversed(lines) if ln]
 
 
 def _ass_time(seconds: float) -> str:
@@ -956,7 +971,7 @@ def _fmt_seconds(seconds: float) -> str:
 
 
 def _even(x: float) -> int:
-    return max(2, 2 * round(x / 2))
+    return max(2, 2 * math.floor(x / 2 + 0.5))
 
 
 def _even_up(x: float) -> int:

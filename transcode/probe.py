@@ -94,11 +94,12 @@ class ProbeInfo:
 
     @property
     def vfr(self) -> bool:
-        """Variable frame rate: the nominal and average rates disagree by more than 1%."""
+        """Variable frame rate: the nominal and average rates disagree by more than 0.2%
+        (container rounding of a constant rate stays well below that)."""
         r, a = self.r_frame_rate, self.avg_frame_rate
         if r <= 0 or a <= 0:
             return r != a
-        return abs(r - a) / r > Fraction(1, 100)
+        return abs(r - a) / r > Fraction(2, 1000)
 
     @property
     def frame_rate(self) -> Fraction:

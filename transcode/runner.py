@@ -335,9 +335,11 @@ def _execute(args, log_path, duration, progress, cancel, stall_timeout, kill_gra
             reader.join(timeout=kill_grace)  # the pipe reaches EOF once ffmpeg is gone
             proc.stdout.close()
     if proc.returncode != 0:
-        tail = _tail(log_path)
         retryable = proc.returncode < 0  # killed by a signal (OOM killer, shutdown)
-        raise TranscodeError(f"ffmpeg failed (exit status {proc.returncode}): {_reason(tail)}", tail, log_path, retryable)
+        # the cause is often followed by encoder statistics: look further back than the tail
+        reason = _reason(_tail(log_path, 80))
+        raise TranscodeError(f"ffmpeg failed (exit status {proc.returncode}): {reason}", _tail(log_path), log_path,
+                             retryable)
 
 
 def _watch(proc, events, duration, progress, cancelled, stall_timeout, kill_grace, log_path) -> None:
@@ -430,8 +432,19 @@ def _tail(log_path: str | None, lines: int = 15) -> str:
     return "\n".join(text.strip().splitlines()[-lines:])
 
 
+_LEVEL = re.compile(r"^(?:\[(?P<who>[\w-]+) @ 0x[0-9a-f]+\] )?\[(?P<level>fatal|error)\] (?P<text>.+)$")
+
+
 def _reason(tail: str) -> str:
-    lines = [ln.strip() for ln in tail.splitlines() if ln.strip() and ln.strip() != "Conversion failed!"]
+    """The line that explains a failure: the last error ffmpeg logged (``-loglevel
+    level+info`` tags them), else the last line that reads like one."""
+    lines = [ln.strip() for ln in tail.splitlines() if ln.strip() and not ln.startswith("$ ")]
+    for line in reversed(lines):
+        match = _LEVEL.match(line)
+        if match and match["text"].strip() != "Conversion failed!":
+            who = f"{match['who']}: " if match["who"] else ""
+            return (who + match["text"].strip())[:300]
+    lines = [re.sub(r"\[(info|warning|verbose)\] ", "", ln) for ln in lines if "Conversion failed!" not in ln]
     hits = [ln for ln in lines if _ERROR_HINT.search(ln)]
     return (hits or lines or ["no message"])[-1][:300]
 
