@@ -1118,7 +1118,7 @@ def run_translation_job(job_id: int, progress_cb: ProgressCallback | None = None
             "sent_to_provider": result.sent_to_provider,
             "source_revision": source_track.current_revision,
             "glossary_misses": [{"event_index": m.event_index, "source_term": m.source_term,
-                                 "target_term": m.target_term}
+                                 "target_term": m.expected}
                                 for m in result.glossary_misses],
         }
         _add_revision(target, result.cues, RevisionReason.TRANSLATION, by=None, details=details,
