@@ -17,7 +17,7 @@ same question cell by cell; the property tests hold the two to the same answer.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
@@ -265,6 +265,8 @@ class Holdback:
             _as_date(self.until, "holdback until")
         if self.start is not None and self.until is not None and self.until <= self.start:
             raise ValueError(f"holdback ends ({self.until}) on or before it starts ({self.start})")
+        if not expand_territories(self.territories, self.territories_excluded):
+            raise ValueError("holdback covers no country once exclusions are removed")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -316,6 +318,8 @@ class Grant:
                 allow_empty=True,
             ),
         )
+        if not expand_territories(self.territories, self.territories_excluded):
+            raise ValueError(f"grant {self.label} covers no country once exclusions are removed")
         set_(self, "languages", _as_languages(self.languages, f"grant {self.label} languages"))
         set_(self, "holdbacks", tuple(self.holdbacks))
         set_(self, "episodes", _as_episodes(self.episodes))
@@ -808,18 +812,20 @@ def _spec_covers(spec: tuple[LanguageRight, ...], atom: str, use: LanguageUse) -
     return any(right.covers(atom, use) for right in spec)
 
 
-def _specs_may_meet(
-    a: tuple[LanguageRight, ...] | None, b: tuple[LanguageRight, ...] | None
-) -> bool:
-    """Necessary condition for two language specs to share a cell (exact for two specs)."""
-    if a is None or b is None:
+def _specs_meet(specs: Sequence[tuple[LanguageRight, ...] | None]) -> bool:
+    """Whether language specs (None: every language) share at least one cell.
+
+    A right covers a subtree of tags, and subtrees meet only along a chain: the specs
+    share a cell exactly when some tag T they name, with some use u, is covered by
+    every spec.
+    """
+    named = [spec for spec in specs if spec is not None]
+    if not named:
         return True
-    for x in a:
-        for y in b:
-            uses_meet = x.use is LanguageUse.ANY or y.use is LanguageUse.ANY or x.use is y.use
-            if uses_meet and (
-                language_covers(x.language, y.language) or language_covers(y.language, x.language)
-            ):
+    tags = {right.language for spec in named for right in spec}
+    for tag in tags:
+        for use in CELL_USES:
+            if all(any(right.covers(tag, use) for right in spec) for spec in named):
                 return True
     return False
 
@@ -850,35 +856,33 @@ def _compile_title(grants: Sequence[Grant]) -> list[_Effect]:
             t1 = min(t1, _effective_end(link))
             link_level, link_until = _grant_weight(link)
             level, live_until = min(level, link_level), min(live_until, link_until)
-        if level == 0 or t1 <= t0 or not countries or not leaves or e1 <= e0:
+        if level == 0:
             continue
-        role = _HELD if grant.kind is GrantKind.RIGHTS_IN else _DEAL
-        exclusive = all(link.exclusive for link in chain)
-        if role == _HELD:
-            cause = Cause.RIGHTS_IN_NOT_EXCLUSIVE
-        else:
-            cause = Cause.DEAL
-        reason = Reason(cause, grant.id, grant.label, grant.status, grant.expires_on)
         chain_ids = frozenset(link.id for link in chain)
-        effects.append(
-            _Effect(
-                role=role,
-                grant_id=grant.id,
-                chain_ids=chain_ids,
-                exclusive=exclusive,
-                licensee_id=grant.licensee_id,
-                countries=countries,
-                leaves=leaves,
-                langs=tuple(langs),
-                e0=e0,
-                e1=e1,
-                t0=t0,
-                t1=t1,
-                level=level,
-                live_until=live_until,
-                reason=reason,
+        if t1 > t0 and countries and leaves and e1 > e0:
+            role = _HELD if grant.kind is GrantKind.RIGHTS_IN else _DEAL
+            cause = Cause.RIGHTS_IN_NOT_EXCLUSIVE if role == _HELD else Cause.DEAL
+            effects.append(
+                _Effect(
+                    role=role,
+                    grant_id=grant.id,
+                    chain_ids=chain_ids,
+                    exclusive=all(link.exclusive for link in chain),
+                    licensee_id=grant.licensee_id,
+                    countries=countries,
+                    leaves=leaves,
+                    langs=tuple(langs),
+                    e0=e0,
+                    e1=e1,
+                    t0=t0,
+                    t1=t1,
+                    level=level,
+                    live_until=live_until,
+                    reason=Reason(cause, grant.id, grant.label, grant.status, grant.expires_on),
+                )
             )
-        )
+        # Holdbacks stand on their own dates and cells, even where the grant's own
+        # term or cells are empty (e.g. a holdback that starts before the grant).
         if grant.parent_id is not None:
             continue  # sublicences carry no holdbacks of their own (see validation)
         holdback_reason = Reason(
@@ -1024,12 +1028,13 @@ class _RequestLayout:
         return index // per_episode, (index // self.n_media) % self.n_lang, index % self.n_media
 
 
-def _relevant(
-    effects: Iterable[_Effect], request: AvailsRequest, as_of: int, layout_probe: tuple
-) -> list[tuple[_Effect, int]]:
-    countries, leaf_mask, t0, t1, e0, e1 = layout_probe
-    out = []
+def _iter_relevant(
+    effects: Iterable[_Effect], request: AvailsRequest, as_of: int, probe: tuple
+) -> Iterator[tuple[_Effect, int]]:
+    """The effects that touch the request's cells, with their weight as of `as_of`."""
+    countries, leaf_mask, t0, t1, e0, e1 = probe
     ignore = request.ignore_grant_ids
+    languages = request.languages
     for effect in effects:
         level = effect.level if as_of < effect.live_until else 0
         if not level:
@@ -1048,10 +1053,16 @@ def _relevant(
             continue  # a holdback never binds its own holder
         if ignore and effect.chain_ids & ignore:
             continue
-        if not all(_specs_may_meet(spec, request.languages) for spec in effect.langs):
+        specs = effect.langs
+        if (len(specs) > 1 or (specs and languages)) and not _specs_meet((*specs, languages)):
             continue
-        out.append((effect, level))
-    return out
+        yield effect, level
+
+
+def _relevant(
+    effects: Iterable[_Effect], request: AvailsRequest, as_of: int, probe: tuple
+) -> list[tuple[_Effect, int]]:
+    return list(_iter_relevant(effects, request, as_of, probe))
 
 
 def _probe(request: AvailsRequest) -> tuple[int, int, int, int, int, int]:
@@ -1157,6 +1168,36 @@ def _answer(
         parts=_decode(closed, layout),
         language_atoms=layout.atoms,
     )
+
+
+def _free_everywhere(
+    effects: Sequence[_Effect], request: AvailsRequest, as_of: date, allow_contested: bool
+) -> bool:
+    """Whether every cell of the request is held and unblocked all the time (with
+    allow_contested: only hard blocks count). The sweep of _answer without building
+    the answer: it stops at the first cell that is not free."""
+    relevant = _relevant(effects, request, as_of.toordinal(), _probe(request))
+    layout = _RequestLayout(request, [e for e, _ in relevant])
+    compiled = [(effect, level, layout.mask(effect)) for effect, level in relevant]
+    edges = {layout.t0, layout.t1}
+    for effect, _, _ in compiled:
+        for b in (effect.t0, effect.t1):
+            if layout.t0 < b < layout.t1:
+                edges.add(b)
+    universe = layout.universe
+    for a in sorted(edges)[:-1]:
+        held = blocked = 0
+        for effect, level, mask in compiled:
+            if not (effect.t0 <= a < effect.t1):
+                continue
+            if effect.role == _HELD:
+                if effect.exclusive or not request.exclusive:
+                    held |= mask
+            elif level == 2 or not allow_contested:
+                blocked |= mask
+        if universe & ~held or blocked:
+            return False
+    return True
 
 
 def _decode(
@@ -1276,17 +1317,29 @@ class AvailsIndex:
         # For catalog search: which titles have a potential blocker on a (leaf, country
         # mask); exclusive deals and holdbacks always matter, non-exclusive deals only
         # against exclusive requests.
-        self._always: dict[tuple[int, int], set[int]] = {}
-        self._exclusive_only: dict[tuple[int, int], set[int]] = {}
+        self._always: dict[int, dict[int, set[int]]] = {}
+        self._exclusive_only: dict[int, dict[int, set[int]]] = {}
         # Rights in that cover whole languages and episode ranges, for a fast held test.
         self._wide_rights_in: dict[str, list[_Effect]] = {}
-        self._has_chains: set[str] = set()
+        # Union of each title's rights in (any, and exclusive only): a request outside it
+        # cannot be held, whatever the details. (countries, leaves, first day, last day)
+        self._envelope: dict[tuple[str, bool], tuple[int, int, int, int]] = {}
         for title, effects in self._effects.items():
             ti = self._title_index[title]
             for effect in effects:
-                if len(effect.chain_ids) > 1:
-                    self._has_chains.add(title)
                 if effect.role == _HELD:
+                    for exclusive_only in (False, True):
+                        if exclusive_only and not effect.exclusive:
+                            continue
+                        c, lv, a, b = self._envelope.get(
+                            (title, exclusive_only), (0, 0, _INF, -_INF)
+                        )
+                        self._envelope[(title, exclusive_only)] = (
+                            c | effect.countries,
+                            lv | effect.leaves,
+                            min(a, effect.t0),
+                            max(b, effect.t1),
+                        )
                     if not effect.langs and effect.e0 == 1 and effect.e1 == _INF:
                         self._wide_rights_in.setdefault(title, []).append(effect)
                     continue
@@ -1297,7 +1350,7 @@ class AvailsIndex:
                 )
                 for leaf in range(len(MEDIA_LEAVES)):
                     if effect.leaves >> leaf & 1:
-                        target.setdefault((leaf, effect.countries), set()).add(ti)
+                        target.setdefault(leaf, {}).setdefault(effect.countries, set()).add(ti)
 
     @classmethod
     def build(cls, grants: Iterable[Grant], *, strict: bool = True) -> AvailsIndex:
@@ -1334,50 +1387,50 @@ class AvailsIndex:
         as_of = as_of or _today()
         as_of_ord = as_of.toordinal()
         probe = _probe(request)
-        countries, leaf_mask, t0, t1, _, _ = probe
+        countries, leaf_mask = probe[0], probe[1]
+        # Titles with a deal or holdback on one of the requested (medium, country)
+        # cells at some time; the others cannot be blocked.
         candidates: set[int] = set()
         sources = [self._always] + ([self._exclusive_only] if request.exclusive else [])
         for source in sources:
-            for (leaf, mask), titles in source.items():
-                if leaf_mask >> leaf & 1 and mask & countries:
-                    candidates |= titles
+            for leaf, by_mask in source.items():
+                if leaf_mask >> leaf & 1:
+                    for mask, titles in by_mask.items():
+                        if mask & countries:
+                            candidates |= titles
         free = []
+        t0, t1 = probe[2], probe[3]
         for title in self._titles:
-            if not self._fully_held_fast(title, request, probe):
-                answer = _answer(title, self._effects[title], request, as_of)
-                if self._acceptable(answer, allow_contested):
-                    free.append(title)
-                continue
-            if self._title_index[title] not in candidates:
+            envelope = self._envelope.get((title, request.exclusive))
+            if envelope is None or not (
+                envelope[0] & countries == countries
+                and envelope[1] & leaf_mask == leaf_mask
+                and envelope[2] <= t0
+                and t1 <= envelope[3]
+            ):
+                continue  # some requested cell has no rights in at all
+            effects = self._effects[title]
+            held = self._fully_held_fast(title, request, probe)
+            if held and self._title_index[title] not in candidates:
                 free.append(title)
-                continue
-            if title in self._has_chains:
-                answer = _answer(title, self._effects[title], request, as_of)
-                if self._acceptable(answer, allow_contested):
+            elif held:
+                # Every cell is held throughout, so any relevant blocker makes it unfree.
+                if not any(
+                    effect.role != _HELD and (level == 2 or not allow_contested)
+                    for effect, level in _iter_relevant(effects, request, as_of_ord, probe)
+                ):
                     free.append(title)
-                continue
-            # Every cell is held throughout, so any relevant blocker makes it unfree.
-            blockers = [
-                (e, level)
-                for e, level in _relevant(self._effects[title], request, as_of_ord, probe)
-                if e.role != _HELD
-            ]
-            if not any(level == 2 or not allow_contested for _, level in blockers):
+            elif _free_everywhere(effects, request, as_of, allow_contested):
                 free.append(title)
         return free
 
-    @staticmethod
-    def _acceptable(answer: Answer, allow_contested: bool) -> bool:
-        allowed = (
-            {Availability.FREE, Availability.CONTESTED} if allow_contested else {Availability.FREE}
-        )
-        return all(p.status in allowed for p in answer.parts)
-
     def _fully_held_fast(self, title: str, request: AvailsRequest, probe: tuple) -> bool:
         countries, leaf_mask, t0, t1, _, _ = probe
+        ignore = request.ignore_grant_ids
         for effect in self._wide_rights_in.get(title, ()):
             if (
                 (effect.exclusive or not request.exclusive)
+                and not (ignore and effect.chain_ids & ignore)
                 and effect.t0 <= t0
                 and t1 <= effect.t1
                 and effect.countries & countries == countries

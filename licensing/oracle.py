@@ -99,6 +99,17 @@ class _Oracle:
         self.by_id = {g.id: g for g in grants}
         ignore = request.ignore_grant_ids
         self.grants = [g for g in grants if not any(link.id in ignore for link in self.chain(g))]
+        # Expand each grant's territories and media once, not once per cell.
+        self.countries = {g.id: g.countries for g in grants}
+        self.leaves = {g.id: media_leaves(g.media) for g in grants}
+        self.holdback_cells = {
+            (g.id, i): (
+                expand_territories(h.territories, h.territories_excluded),
+                media_leaves(h.media),
+            )
+            for g in grants
+            for i, h in enumerate(g.holdbacks)
+        }
 
     def chain(self, grant: Grant) -> list[Grant]:
         """The grant and its parents (a sublicence lives inside each of them)."""
@@ -112,8 +123,8 @@ class _Oracle:
 
     def covers(self, grant: Grant, cell: Cell, day: date) -> bool:
         return all(
-            cell.country in link.countries
-            and cell.medium in media_leaves(link.media)
+            cell.country in self.countries[link.id]
+            and cell.medium in self.leaves[link.id]
             and _languages_cover(link.languages, cell.language, cell.use)
             and _episodes_cover(link, cell.episode)
             and _during(link.start, _end_of(link), day)
@@ -127,16 +138,16 @@ class _Oracle:
         return all(link.exclusive for link in self.chain(grant))
 
     def holdback_covers(self, grant: Grant, cell: Cell, day: date) -> bool:
-        for holdback in grant.holdbacks:
+        for i, holdback in enumerate(grant.holdbacks):
+            countries, leaves = self.holdback_cells[(grant.id, i)]
             start = holdback.start or grant.start
             end = holdback.until if holdback.until is not None else grant.end
             if grant.status is GrantStatus.REVERTED and grant.reverted_on is not None:
                 end = grant.reverted_on if end is None else min(end, grant.reverted_on)
             if (
                 _during(start, end, day)
-                and cell.country
-                in expand_territories(holdback.territories, holdback.territories_excluded)
-                and cell.medium in media_leaves(holdback.media)
+                and cell.country in countries
+                and cell.medium in leaves
                 and _languages_cover(holdback.languages, cell.language, cell.use)
                 and _episodes_cover(grant, cell.episode)
             ):

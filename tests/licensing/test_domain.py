@@ -616,3 +616,31 @@ def test_grant_normalizes_codes(make_grant):
     assert grant.media == ("SVOD",)
     assert grant.languages == (LanguageRight("zh-Hans"), LanguageRight("es-419", LanguageUse.DUB))
     assert isinstance(grant, Grant)
+
+
+def test_holdback_binds_even_where_its_deal_has_no_term_left(rights_in, make_grant, make_request):
+    # Found by the property test: the deal reverted before it started, but its holdback
+    # began earlier and runs until the reversion.
+    deal = make_grant(
+        territories=("FR",),
+        start=date(2026, 1, 1),
+        end=date(2027, 1, 1),
+        status=GrantStatus.REVERTED,
+        reverted_on=date(2025, 6, 1),
+        holdbacks=(Holdback(media=("AVOD",), territories=("US",), start=date(2025, 1, 1)),),
+    )
+    request = make_request(
+        media=("AVOD",), territories=("US",), start=date(2025, 1, 1), end=date(2026, 1, 1)
+    )
+    answer = check(request, [rights_in, deal], as_of=AS_OF)
+    assert [(p.status, p.start, p.end) for p in answer.parts] == [
+        (BLOCKED, date(2025, 1, 1), date(2025, 6, 1)),
+        (FREE, date(2025, 6, 1), date(2026, 1, 1)),
+    ]
+
+
+def test_grant_must_cover_a_country(make_grant):
+    with pytest.raises(ValueError, match="covers no country"):
+        make_grant(territories=("US",), territories_excluded=("021",))
+    with pytest.raises(ValueError, match="covers no country"):
+        Holdback(media=("AVOD",), territories=("US",), territories_excluded=("US",))

@@ -92,10 +92,14 @@ def holdbacks(draw):
     until = draw(st.one_of(st.none(), days))
     if start is not None and until is not None and until <= start:
         start, until = until, start + timedelta(days=1) if until == start else start
+    territories = draw(st.lists(st.sampled_from(GRANT_TERRITORIES), min_size=1, max_size=2))
+    excluded = draw(st.lists(st.sampled_from(["US", "TH", "FR"]), max_size=1))
+    if not expand_territories(territories, excluded):
+        excluded = []
     return Holdback(
         media=draw(media),
-        territories=draw(st.lists(st.sampled_from(GRANT_TERRITORIES), min_size=1, max_size=2)),
-        territories_excluded=draw(st.lists(st.sampled_from(["US", "TH", "FR"]), max_size=1)),
+        territories=territories,
+        territories_excluded=excluded,
         languages=draw(language_rights),
         start=start,
         until=until,
@@ -140,6 +144,8 @@ def grants(
         if kind is GrantKind.RIGHTS_OUT
         else (),
     )
+    if not expand_territories(fields["territories"], fields["territories_excluded"]):
+        fields["territories_excluded"] = ()
     if parent is not None:
         fields["parent_id"] = parent.id
         if nested:
