@@ -624,3 +624,53 @@ def status_counts(org_id: int | None = None) -> dict[str, int]:
     if org_id is not None:
         stmt = stmt.where(Title.organization_id == org_id)
     return {status: n for status, n in db.session.execute(stmt)}
+
+
+# --------------------------------------------------------------------------- cards
+
+
+def cards_for(titles: list[Title], language: str | None = None) -> list[dict[str, Any]]:
+    """What a result list shows per title, loaded in three queries for the whole page
+    (localizations, genres, title-level artwork and trailers) instead of three per title."""
+    ids = [t.id for t in titles]
+    if not ids:
+        return []
+    locs: dict[int, list[TitleLocalization]] = {}
+    for loc in db.session.scalars(select(TitleLocalization).where(
+            TitleLocalization.title_id.in_(ids))):
+        locs.setdefault(loc.title_id, []).append(loc)
+    genres: dict[int, list[str]] = {}
+    for tid, genre in db.session.execute(select(TitleGenre.title_id, TitleGenre.genre).where(
+            TitleGenre.title_id.in_(ids)).order_by(TitleGenre.genre)):
+        genres.setdefault(tid, []).append(genre)
+    art: dict[int, dict[str, MediaAsset]] = {}
+    c2pa: dict[int, list[str]] = {}
+    for asset in db.session.scalars(select(MediaAsset).where(
+            MediaAsset.title_id.in_(ids), MediaAsset.episode_id.is_(None),
+            MediaAsset.kind.in_(("poster", "key_art", "trailer"))).order_by(MediaAsset.id)):
+        slot = "trailer" if asset.kind == "trailer" else "poster"
+        current = art.get(asset.title_id, {}).get(slot)
+        # The latest poster wins; key art stands in only where there is no poster.
+        if not (current is not None and current.kind == "poster" and asset.kind == "key_art"):
+            art.setdefault(asset.title_id, {})[slot] = asset
+        c2pa.setdefault(asset.title_id, []).append(asset.c2pa_state)
+    lang = (language or "").split("-")[0].lower()
+    out = []
+    for t in titles:
+        mine = locs.get(t.id, [])
+        chosen = next((x for x in mine if x.language.split("-")[0].lower() == lang), None)
+        original = next((x for x in mine if x.language == t.original_language), None)
+        synopsis = (chosen.synopsis if chosen and chosen.synopsis else
+                    original.synopsis if original else next(
+                        (x.synopsis for x in mine if x.synopsis), ""))
+        badge = domain.provenance_badge(domain.Provenance.from_dict(t.provenance),
+                                        c2pa.get(t.id, []))
+        out.append({
+            "title": t, "name": chosen.title if chosen else t.original_title,
+            "synopsis": synopsis, "genres": genres.get(t.id, []),
+            "localizations": {x.language: x.title for x in mine},
+            "languages": list(dict.fromkeys([t.original_language, *(x.language for x in mine)])),
+            "poster": art.get(t.id, {}).get("poster"), "trailer": art.get(t.id, {}).get("trailer"),
+            "badge": badge,
+        })
+    return out
