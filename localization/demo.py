@@ -7,7 +7,7 @@ from __future__ import annotations
 from sqlalchemy import select
 
 from catalog.models import Episode, Title
-from localization import services
+from localization import domain, services
 from localization.formats import Cue, write_srt
 from localization.models import SubtitleTrack
 from marketplace.accounts.models import Organization
@@ -63,7 +63,7 @@ def _cues(lines: list[str]) -> list[Cue]:
         # About 5 characters a second for Chinese (the limit is 9), at least 1.5 s.
         duration = max(1500, min(4000, 350 * len(text)))
         cues.append(Cue(n, start, start + duration, text))
-        start += duration + 400
+        start += duration + 600
     return cues
 
 
@@ -96,6 +96,9 @@ def load_demo(log) -> None:
             continue
         for language, position, origin in (("zh-Hans", 0, "source"), ("en", 1, "human")):
             cues = _cues([pair[position] for pair in script])
+            # Tidy as a subtitler would deliver it: English re-broken for 9:16 lines.
+            cues, _fixes = domain.autofix(cues, services.profile_for(language,
+                                                                     services.QCOptions()), 30)
             document = write_srt(cues).encode("utf-8")
             result = services.upload_track(episode, language=language, data=document,
                                            filename=f"E{episode.number:03d}.{language}.srt",
