@@ -1208,9 +1208,9 @@ def export_title(title: Title, *, languages: Sequence[str] | None = None,
               if (not wanted or t.language in wanted) and (not kinds or t.kind in kinds)
               and (not approved_only or t.status == TrackStatus.APPROVED)]
     if not tracks:
-        raise LocalizationError("languages", _l(
-            "No approved subtitles in these languages to export."
-            if approved_only else "No subtitles in these languages to export."), status=409)
+        message = (_l("No approved subtitles in these languages to export.") if approved_only
+                   else _l("No subtitles in these languages to export."))
+        raise LocalizationError("languages", message, status=409)
     items = []
     for track in tracks:
         cues = current_cues(track)

@@ -248,7 +248,7 @@ def test_pages_in_chinese(client, login, producer, subtitle_title, create_track)
     login(producer)
     page = client.get(f"/subtitles/titles/{subtitle_title.id}").get_data(as_text=True)
     assert "上传" in page
-    assert "简体中文" in page  # language names in the viewer's language
+    assert "中文 (简体)" in page  # language names in the viewer's language
     assert "审校" in client.get(f"/subtitles/tracks/{track.id}/review").get_data(as_text=True)
 
 
