@@ -30,7 +30,7 @@ def create_app(config: dict | None = None) -> Flask:
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
-    from marketplace import api, cli, i18n, jobs, policy, web
+    from marketplace import api, cli, i18n, jobs, notifications, policy, web
     from marketplace.extensions import db, migrate
     from marketplace.storage import build_storage
 
@@ -46,6 +46,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["pdx_demo"] = []
     app.extensions["pdx_dashboard"] = []  # callables(user) -> Markup | None
     web.init_app(app)
+    notifications.init_app(app)
     cli.init_app(app)
 
     import marketplace.audit  # noqa: F401 - the model must be known to the metadata
