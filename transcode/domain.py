@@ -285,7 +285,7 @@ def build(
             assert opts.subtitles is not None
             video = video.filter("ass", filename=opts.subtitles, fontsdir=opts.fonts_dir)
         if label is not None:
-            video, label_plan = _draw_label(video, label, profile, geometry, opts)
+            video, label_plan = _draw_label(video, label, profile, geometry, rate, opts)
         if profile.watermark.enabled:
             assert opts.watermark_text is not None
             video = _draw_watermark(video, opts.watermark_text, profile, geometry, opts.font)
@@ -343,6 +343,28 @@ def build_loudness_measure(
         "-hide_banner", "-nostdin", "-nostats", "-progress", "pipe:1"
     )
     return tuple(graph.compile(cmd=ffmpeg_bin, overwrite_output=True))
+
+
+def build_loudness_check(path: str, ffmpeg_bin: str = "ffmpeg") -> tuple[str, ...]:
+    """Measure a delivered file's first audio stream with ebur128 (integrated, LRA,
+    true peak): a fifth of loudnorm's cost, which is what verification needs."""
+    audio = ffmpeg.input(path)["a:0"].filter("ebur128", peak="true", framelog="verbose")
+    graph = ffmpeg.output(audio, "-", f="null").global_args(
+        "-hide_banner", "-nostdin", "-nostats", "-progress", "pipe:1"
+    )
+    return tuple(graph.compile(cmd=ffmpeg_bin, overwrite_output=True))
+
+
+def parse_ebur128_summary(log: str) -> dict[str, float]:
+    """``integrated`` (LUFS), ``lra`` (LU) and ``true_peak`` (dBTP) from ebur128's summary."""
+    summary = log[log.rfind("Summary:") :]
+    found = {}
+    for key, pattern in (("integrated", r"I:\s+(\S+) LUFS"), ("lra", r"LRA:\s+(\S+) LU"), ("true_peak", r"Peak:\s+(\S+) dBFS")):
+        match = re.search(pattern, summary)
+        if not match:
+            raise ValueError(f"no {key} in ebur128's summary")
+        found[key] = float(match.group(1))
+    return found
 
 
 def fit_geometry(src_w: int, src_h: int, dst_w: int, dst_h: int, mode: ScaleMode) -> Geometry:
@@ -623,8 +645,11 @@ def _text_width(text: str, font_size: int) -> int:
     return math.ceil(sum(1.0 if _is_wide(c) else 0.6 for c in text) * font_size)
 
 
-def _draw_label(video, text: str, profile: Profile, g: Geometry, opts: BuildOptions):
+def _draw_label(video, text: str, profile: Profile, g: Geometry, rate: Fraction, opts: BuildOptions):
     spec = profile.ai_label
+    # counted in frames, not timestamps: a source whose first frame is stamped 0.04 s
+    # would otherwise show the label for less than the required time
+    frames = math.ceil(spec.seconds * rate)
     short = min(g.out_w, g.out_h)
     size = label_font_size(short, spec.min_size_pct)
     margin = math.ceil(short * 0.04)
@@ -645,14 +670,14 @@ def _draw_label(video, text: str, profile: Profile, g: Geometry, opts: BuildOpti
         boxborderw=border,
         x=x,
         y=y,
-        enable=f"between(t,0,{spec.seconds:g})",
+        enable=f"lt(n,{frames})",
     )
     box_w = _text_width(text, size) + 2 * border
     box_h = math.ceil(size * 1.2) + 2 * border
     box_x = margin if left else g.out_w - margin - box_w
     box_y = margin if top else g.out_h - margin - box_h
     box = (max(0, box_x), max(0, box_y), min(box_w, g.out_w), min(box_h, g.out_h))
-    plan = LabelPlan(text, spec.seconds, size, box, (g.out_w, g.out_h), "", (), min(1.0, spec.seconds / 2))
+    plan = LabelPlan(text, spec.seconds, size, box, (g.out_w, g.out_h), "", (), min(0.5, spec.seconds / 2))
     return video, plan
 
 

@@ -15,6 +15,7 @@ the label box must differ clearly, pixels outside must not.
 
 from __future__ import annotations
 
+import fcntl
 import glob
 import hashlib
 import json
@@ -29,11 +30,14 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from fractions import Fraction
 from typing import Any
 
 from transcode.domain import (
+    LOUDNORM_KEYS,
     BuildError,
     BuildOptions,
     Expect,
@@ -42,10 +46,12 @@ from transcode.domain import (
     Sidecar,
     Variant,
     build,
+    build_loudness_check,
     build_loudness_measure,
     codecs_tag,
     find_cjk_font,
     master_playlist,
+    parse_ebur128_summary,
     parse_loudnorm_json,
     subtitle_playlist,
 )
@@ -110,7 +116,7 @@ class RunResult:
     elapsed: float  # seconds, wall clock, ffmpeg and checks
     speed: float | None  # media seconds encoded per wall-clock second
     labels: LabelReport | None = None
-    loudness: dict[str, float] | None = None  # measured on the delivered audio
+    loudness: dict[str, float] | None = None  # loudness_check() of the delivered audio
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (for a delivery record or a task result)."""
@@ -158,11 +164,13 @@ def transcode(
         except LookupError as exc:
             raise TranscodeError(str(exc)) from exc
     audio = profile.audio
-    if audio and audio.loudness and info.has_audio and opts.loudness is None:
-        measured = loudness_measure(input_path, audio.loudness, channels=audio.channels, cancel=cancel,
-                                    stall_timeout=stall_timeout)
-        opts = replace(opts, loudness=measured)
     try:
+        if audio and audio.loudness and info.has_audio and opts.loudness is None:
+            # check the source against the profile first: a rejected source costs no audio pass
+            build(profile, info, input_path, output_dir, replace(opts, loudness=dict.fromkeys(LOUDNORM_KEYS, 0.0)))
+            measured = loudness_measure(input_path, audio.loudness, channels=audio.channels, cancel=cancel,
+                                        stall_timeout=stall_timeout)
+            opts = replace(opts, loudness=measured)
         plan = build(profile, info, input_path, output_dir, opts)
     except BuildError as exc:
         raise TranscodeError(str(exc)) from exc
@@ -186,10 +194,35 @@ def run(
     to ``log_path`` (default ``plan.log_path``, overwritten by a retry). Raises
     :class:`TranscodeCancelled` or :class:`TranscodeError`; in both cases the
     temporary outputs are removed and an earlier delivery under the final name is
-    left untouched.
+    left untouched. A second run of the same delivery while one is in progress
+    (a redelivered ``acks_late`` task) is refused with a retryable error.
     """
     log = log_path or plan.log_path
     os.makedirs(os.path.dirname(os.path.abspath(plan.package)), exist_ok=True)
+    with _exclusive(plan):
+        return _run_locked(plan, progress, cancel, log, stall_timeout, kill_grace)
+
+
+@contextmanager
+def _exclusive(plan: Plan):
+    """One run per delivery at a time. With acks_late a task can be delivered again
+    while the first worker still runs it; both would write the same temporary name."""
+    lock_path = os.path.join(os.path.dirname(os.path.abspath(plan.package)), f".{os.path.basename(plan.package)}.lock")
+    fd = os.open(lock_path, os.O_CREAT | os.O_RDWR, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise TranscodeError(f"{os.path.basename(plan.package)} is being made by another run", retryable=True) from None
+        try:
+            yield
+        finally:
+            os.unlink(lock_path)  # while still holding it, so a waiting run finds a fresh file
+    finally:
+        os.close(fd)
+
+
+def _run_locked(plan: Plan, progress, cancel, log: str, stall_timeout: float, kill_grace: float) -> RunResult:
     _remove(plan.package_tmp)  # what a killed earlier attempt left behind
     for out in plan.outputs:
         os.makedirs(os.path.dirname(os.path.abspath(out.tmp_path)), exist_ok=True)
@@ -208,14 +241,16 @@ def run(
         _verify_outputs(plan, log)
         if plan.profile.container is Container.HLS:
             _finish_hls(plan, log)
-        labels = None
-        if plan.label is not None or plan.metadata:
-            labels = verify_labels(plan.package_tmp, plan)
-            if not labels.ok:
-                raise TranscodeError(f"AI label check failed: {labels.detail}", _tail(log), log)
-        measured = None
-        if plan.loudness is not None:
-            measured = _verify_loudness(plan, plan.loudness, cancel, stall_timeout, log)
+        # the label and loudness checks are separate small ffmpeg runs: side by side
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            labels_job = pool.submit(verify_labels, plan.package_tmp, plan) if plan.label or plan.metadata else None
+            loudness_job = (
+                pool.submit(_verify_loudness, plan, plan.loudness, cancel, stall_timeout, log) if plan.loudness else None
+            )
+            labels = labels_job.result() if labels_job else None
+            measured = loudness_job.result() if loudness_job else None
+        if labels is not None and not labels.ok:
+            raise TranscodeError(f"AI label check failed: {labels.detail}", _tail(log), log)
         _install(plan.package_tmp, plan.package)
     except BaseException:
         _remove(plan.package_tmp)
@@ -250,14 +285,26 @@ def loudness_measure(
     ``input_lra``, ``input_thresh``, ``target_offset`` (floats; ``input_i`` is
     ``-inf`` for digital silence). Pass the dict as ``BuildOptions.loudness``."""
     args = build_loudness_measure(input_path, target, channels, ffmpeg_bin)
-    fd, log = tempfile.mkstemp(prefix="loudnorm-", suffix=".log")
+    return _measure(args, parse_loudnorm_json, cancel, stall_timeout)
+
+
+def loudness_check(
+    path: str, *, cancel: Cancel = None, stall_timeout: float = 60.0, ffmpeg_bin: str = "ffmpeg"
+) -> dict[str, float]:
+    """EBU R128 measurement of a file's first audio stream: ``integrated`` (LUFS),
+    ``lra`` (LU), ``true_peak`` (dBTP). Used to verify deliveries; cheap."""
+    return _measure(build_loudness_check(path, ffmpeg_bin), parse_ebur128_summary, cancel, stall_timeout)
+
+
+def _measure(args, parse, cancel: Cancel, stall_timeout: float) -> dict[str, float]:
+    fd, log = tempfile.mkstemp(prefix="loudness-", suffix=".log")
     os.close(fd)
     try:
         _execute(list(args), log, None, None, cancel, stall_timeout, 5.0)
         with open(log, encoding="utf-8", errors="replace") as fh:
             text = fh.read()
         try:
-            return parse_loudnorm_json(text)
+            return parse(text)
         except (ValueError, KeyError) as exc:
             raise TranscodeError(f"loudness measurement unreadable: {exc}", _tail(log)) from exc
     finally:
@@ -299,7 +346,7 @@ def verify_labels(output: str, plan: Plan) -> LabelReport:
         "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-i", target,
         "-ss", f"{label.check_at:g}", "-frames:v", "1", "-vf", f"scale={w}:{h},format=gray", "-f", "rawvideo", "pipe:1",
     )  # fmt: skip
-    shown, reference = _grab(grab, w * h), _grab(label.reference_args, w * h)
+    shown, reference = _grab((grab, label.reference_args), w * h)
     if shown is None or reference is None:
         details.append("could not decode the frame to check the explicit label")
         return LabelReport(implicit_expected, found, implicit_ok, True, False, detail="; ".join(details))
@@ -555,13 +602,12 @@ def _check_playlist(plan: Plan, out: PlannedOutput, log: str) -> float:
 
 def _verify_loudness(plan: Plan, target: Loudness, cancel: Cancel, stall_timeout: float, log: str) -> dict[str, float]:
     main = plan.outputs[-1]  # the file, or the top rung's playlist
-    measured = loudness_measure(main.tmp_path, target, channels=plan.profile.audio.channels, cancel=cancel,
-                                stall_timeout=stall_timeout)
-    off = measured["input_i"] - target.integrated
+    measured = loudness_check(main.tmp_path, cancel=cancel, stall_timeout=stall_timeout)
+    off = measured["integrated"] - target.integrated
     # loudnorm's true-peak limiter works before the encoder; AAC can add a few tenths.
-    if abs(off) > target.tolerance or measured["input_tp"] > target.true_peak + 1.0:
+    if abs(off) > target.tolerance or measured["true_peak"] > target.true_peak + 1.0:
         raise TranscodeError(
-            f"loudness check failed: {measured['input_i']:.1f} LUFS / {measured['input_tp']:.1f} dBTP, "
+            f"loudness check failed: {measured['integrated']:.1f} LUFS / {measured['true_peak']:.1f} dBTP, "
             f"target {target.integrated:g} ±{target.tolerance:g} LUFS / {target.true_peak:g} dBTP",
             _tail(log), log,
         )
@@ -659,12 +705,20 @@ def _read_hls_aigc(package: str) -> dict[str, Any] | None:
         return None
 
 
-def _grab(args, size: int) -> bytes | None:
-    try:
-        done = subprocess.run(list(args), capture_output=True, timeout=60, stdin=subprocess.DEVNULL, check=False)
-    except subprocess.TimeoutExpired:
-        return None
-    return done.stdout if done.returncode == 0 and len(done.stdout) == size else None
+def _grab(commands, size: int) -> list[bytes | None]:
+    """Run frame-grabbing ffmpeg commands side by side; each result is the raw frame or None."""
+    procs = [subprocess.Popen(list(args), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+             for args in commands]  # fmt: skip
+    frames = []
+    for proc in procs:
+        try:
+            out, _ = proc.communicate(timeout=60)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.communicate()
+            out = b""
+        frames.append(out if proc.returncode == 0 and len(out) == size else None)
+    return frames
 
 
 def _region_diff(a: bytes, b: bytes, width: int, height: int, box: tuple[int, int, int, int]) -> tuple[float, float]:

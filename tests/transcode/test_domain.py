@@ -14,11 +14,13 @@ from transcode.domain import (
     Sidecar,
     Variant,
     build,
+    build_loudness_check,
     build_loudness_measure,
     codecs_tag,
     fit_geometry,
     label_font_size,
     master_playlist,
+    parse_ebur128_summary,
     parse_loudnorm_json,
     subtitle_playlist,
     wrap_cjk,
@@ -49,7 +51,7 @@ LOUDNORM = (
     "measured_thresh=-31.0:offset=0.3:print_format=summary"
 )
 LABEL = (
-    "drawtext=box=1:boxborderw=15:boxcolor=black@0.6:enable=between(t\\,0\\,2):expansion=none:"
+    "drawtext=box=1:boxborderw=15:boxcolor=black@0.6:enable=lt(n\\,60):expansion=none:"
     "font=Noto Sans CJK SC:fontcolor=white:fontsize=60:text=AI生成:x=59:y=59"
 )
 
@@ -316,7 +318,7 @@ def test_label_text_from_options_and_size_from_short_side(plan_for):
     # 5% of 1080 is 54 px of ink; Noto CJK inks 90% of the em
     assert plan.label.font_size * 0.9 >= 54
     ss = plan.label.reference_args.index("-ss")
-    assert plan.label.reference_args[ss + 1] == "1"  # checked at half the label's 2 s
+    assert plan.label.reference_args[ss + 1] == "0.5"  # checked well inside the label's 2 s
 
 
 def test_screener_requires_watermark_text(fake_probe, aigc):
@@ -455,3 +457,18 @@ def test_parse_loudnorm_json_takes_the_last_block():
     }  # fmt: skip
     with pytest.raises(ValueError, match="no loudnorm JSON"):
         parse_loudnorm_json("Stream map '0:a:0' matches no streams.")
+
+
+def test_loudness_check_args_and_summary():
+    assert build_loudness_check("/out/a.mp4") == (
+        "ffmpeg", "-i", "/out/a.mp4", "-filter_complex", "[0:a:0]ebur128=framelog=verbose:peak=true[s0]",
+        "-map", "[s0]", "-f", "null", "-", "-hide_banner", "-nostdin", "-nostats", "-progress", "pipe:1", "-y",
+    )  # fmt: skip
+    log = (
+        "[Parsed_ebur128_0 @ 0x1] Summary:\n\n  Integrated loudness:\n    I:         -23.1 LUFS\n"
+        "    Threshold: -33.1 LUFS\n\n  Loudness range:\n    LRA:         6.5 LU\n    Threshold: -43.0 LUFS\n"
+        "\n  True peak:\n    Peak:       -1.4 dBFS\n"
+    )
+    assert parse_ebur128_summary(log) == {"integrated": -23.1, "lra": 6.5, "true_peak": -1.4}
+    with pytest.raises(ValueError, match="no integrated"):
+        parse_ebur128_summary("Conversion failed!")

@@ -76,7 +76,7 @@ def test_upload_mp4_verified_labelled_normalised_checksummed(media, upload, opti
         head = fh.read(4096)
     assert head.find(b"moov") < head.find(b"mdat") or b"mdat" not in head
     # two-pass loudness: the ~-21.8 LUFS tone delivered at the streaming target
-    assert abs(result.loudness["input_i"] - (-14.0)) <= 1.0
+    assert abs(result.loudness["integrated"] - (-14.0)) <= 1.0
     assert result.labels.ok
     assert result.labels.implicit["ContentProducer"] == "Pudong Pictures"
     assert result.labels.inside_diff > 15
@@ -99,6 +99,8 @@ def test_broadcast_r128_two_pass_loudness_and_pillarbox(media, shrink, options, 
     result = transcode(profile, media("portrait3"), str(tmp_path), options)
     assert any("normalised to -23 LUFS" in n for n in result.notes)
     # measured again, independently of the runner's own check
+    assert abs(result.loudness["integrated"] - (-23.0)) <= 1.0
+    # and again with loudnorm's own meter, independently of the runner's ebur128 check
     again = loudness_measure(result.package, EBU_R128)
     assert abs(again["input_i"] - (-23.0)) <= 1.0
     assert again["input_tp"] <= -1.0 + 0.5
@@ -206,12 +208,12 @@ def test_burned_chinese_subtitles_wrap_and_render(media, screener, options, tmp_
 # -- labels read back ---------------------------------------------------------------------
 
 
-def test_verify_labels_catches_missing_labels(media, upload, options, tmp_path):
+def test_verify_labels_catches_missing_labels(media, upload, options, measured, tmp_path):
     labelled = transcode(upload, media("portrait"), str(tmp_path / "a"), options)
     unlabelled = transcode(upload, media("portrait"), str(tmp_path / "b"), dataclasses.replace(options, ai_generated=False))
     assert unlabelled.labels is None
     plan = build(upload, probe(media("portrait")), media("portrait"), str(tmp_path / "a"),
-                 dataclasses.replace(options, loudness=labelled.loudness))
+                 dataclasses.replace(options, loudness=measured))
     good = verify_labels(labelled.package, plan)
     assert good.ok
     bad = verify_labels(unlabelled.package, plan)
@@ -331,6 +333,15 @@ def test_stalled_ffmpeg_is_stopped(screener, fake_probe, options, tmp_path, left
         run(plan, stall_timeout=1.0, kill_grace=1.0)
     assert err.value.retryable
     assert leftovers(str(tmp_path / "out")) == []
+
+
+def test_a_second_concurrent_run_of_the_same_delivery_is_refused(media, screener, options, tmp_path):
+    plan = build(screener, probe(media("portrait")), media("portrait"), str(tmp_path), options)
+    with runner._exclusive(plan):  # as if another worker were still on it (acks_late redelivery)
+        with pytest.raises(TranscodeError, match="being made by another run") as err:
+            run(plan)
+    assert err.value.retryable
+    assert run(plan).package == plan.package  # free again once the first one is done
 
 
 def test_retry_overwrites_instead_of_duplicating(media, screener, options, tmp_path):

@@ -1,0 +1,152 @@
+"""Benchmark the transcode pipeline against bare ffmpeg, and the one-decode HLS ladder.
+
+    .venv/bin/python bench/bench_transcode.py [--quick] [--cache DIR]
+
+On a generated 60 s 1080x1920 episode (15 s with --quick; made once, cached):
+
+1. upload_mp4 through ``runner.run`` (progress parsing, ffprobe checks, label and
+   loudness verification, SHA-256/MD5) against the same ffmpeg arguments run bare
+   with subprocess: the overhead ratio (target: within 5%).
+2. a 4-rung HLS ladder from one decode (split filter, one process) against the four
+   rungs encoded by four separate processes: the speed-up (target: >= 1.3x).
+
+Fast x264 presets keep it to a few minutes on 2 cores. Every ratio is against a
+baseline measured in the same run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+from transcode.domain import Aigc, BuildOptions, build  # noqa: E402
+from transcode.probe import probe  # noqa: E402
+from transcode.profiles import BUILTIN_PROFILES, HlsRung  # noqa: E402
+from transcode.runner import loudness_measure, run  # noqa: E402
+
+RUNGS = (HlsRung(360, 640, 365, 96), HlsRung(540, 960, 2000, 128), HlsRung(720, 1280, 3000, 128),
+         HlsRung(1080, 1920, 6000, 160))  # fmt: skip
+
+
+def episode(cache: str, seconds: int) -> str:
+    """A 1080x1920 30p master with speech-like level audio, generated once."""
+    path = os.path.join(cache, f"episode_{seconds}s_1080x1920.mp4")
+    if os.path.exists(path):
+        return path
+    os.makedirs(cache, exist_ok=True)
+    print(f"generating {path} (once) ...", flush=True)
+    tmp = path + ".partial.mp4"
+    subprocess.run(
+        ["ffmpeg", "-hide_banner", "-loglevel", "error", "-nostdin", "-y",
+         "-f", "lavfi", "-i", f"testsrc2=s=1080x1920:r=30:d={seconds}",
+         "-f", "lavfi", "-i", f"sine=f=220:r=48000:d={seconds}",
+         "-c:v", "libx264", "-preset", "faster", "-crf", "18", "-pix_fmt", "yuv420p",
+         "-c:a", "aac", "-b:a", "192k", "-ac", "2", "-shortest", tmp],
+        check=True,
+    )  # fmt: skip
+    os.replace(tmp, path)
+    return path
+
+
+def timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+def bare(args) -> None:
+    subprocess.run(list(args), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL,
+                   check=True)
+
+
+def bare_plan(plan) -> None:
+    """Run a plan's ffmpeg alone (its output folders made first, as run() does)."""
+    for out in plan.outputs:
+        os.makedirs(os.path.dirname(out.tmp_path), exist_ok=True)
+    bare(plan.args)
+
+
+def fresh(folder: str) -> str:
+    shutil.rmtree(folder, ignore_errors=True)
+    os.makedirs(folder)
+    return folder
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="a 15 s episode instead of 60 s")
+    parser.add_argument("--cache", default=os.path.join(tempfile.gettempdir(), "pdx-bench-cache"))
+    parser.add_argument("--preset", default="superfast", help="x264 preset for every encode")
+    parser.add_argument("--repeat", type=int, default=2, help="runs of each side of [1]; the best counts")
+    ns = parser.parse_args()
+    seconds = 15 if ns.quick else 60
+    source = episode(ns.cache, seconds)
+    info = probe(source)
+    work = tempfile.mkdtemp(prefix="pdx-bench-")
+    options = BuildOptions(aigc=Aigc("Bench Studio", "B-1"))
+    try:
+        # 1. pipeline overhead on upload_mp4
+        upload = BUILTIN_PROFILES["upload_mp4"]
+        upload = dataclasses.replace(upload, video=dataclasses.replace(upload.video, preset=ns.preset))
+        measured = loudness_measure(source, upload.audio.loudness)
+        opts = dataclasses.replace(options, loudness=measured)
+        bare_plan_ = build(upload, info, source, os.path.join(work, "bare"), opts)
+        plan = build(upload, info, source, os.path.join(work, "pipeline"), opts)
+        fractions: list[float] = []
+        result = None
+
+        def go() -> None:
+            nonlocal result
+            fractions.clear()
+            result = run(plan, progress=lambda f, s: fractions.append(f))
+
+        # interleaved repeats, best of each: other load on the machine hits both alike
+        bare_times, pipe_times = [], []
+        for _ in range(ns.repeat):
+            fresh(os.path.join(work, "bare"))
+            bare_times.append(timed(lambda: bare_plan(bare_plan_)))
+            fresh(os.path.join(work, "pipeline"))
+            pipe_times.append(timed(go))
+        t_bare, t_pipe = min(bare_times), min(pipe_times)
+        assert result is not None
+        print(f"\n[1] upload_mp4 ({ns.preset}), {seconds} s 1080x1920 episode, best of {ns.repeat}")
+        print(f"    bare ffmpeg (same arguments) {t_bare:7.2f} s  {seconds / t_bare:5.2f}x real time")
+        print(f"    pipeline (run + checks)      {t_pipe:7.2f} s  {seconds / t_pipe:5.2f}x real time "
+              f"({len(fractions)} progress reports, labels ok={result.labels.ok}, "
+              f"{result.loudness['integrated']:.1f} LUFS)")
+        ratio = t_pipe / t_bare
+        print(f"    overhead ratio               {ratio:7.3f}  ({(ratio - 1) * 100:+.1f}%, target within 5%) "
+              f"{'OK' if ratio <= 1.05 else 'ABOVE TARGET'}")
+
+        # 2. ladder: one decode + split vs one process per rung
+        ladder = BUILTIN_PROFILES["hls_ladder"]
+        ladder = dataclasses.replace(ladder, video=dataclasses.replace(ladder.video, preset=ns.preset),
+                                     hls=dataclasses.replace(ladder.hls, rungs=RUNGS))
+        lopts = dataclasses.replace(options, loudness=measured)
+        together = build(ladder, info, source, fresh(os.path.join(work, "ladder")), lopts)
+        assert together.args.count("-i") == 1
+        t_one = timed(lambda: bare_plan(together))
+        separate = []
+        for rung in RUNGS:
+            single = dataclasses.replace(ladder, hls=dataclasses.replace(ladder.hls, rungs=(rung,)))
+            p = build(single, info, source, fresh(os.path.join(work, f"rung_{rung.name}")), lopts)
+            separate.append(p)
+        t_sep = sum(timed(lambda p=p: bare_plan(p)) for p in separate)
+        print(f"\n[2] HLS ladder, {len(RUNGS)} rungs ({', '.join(r.name for r in RUNGS)}), {ns.preset}")
+        print(f"    one decode, split, 1 process {t_one:7.2f} s  {seconds / t_one:5.2f}x real time")
+        print(f"    {len(RUNGS)} separate processes         {t_sep:7.2f} s  {seconds / t_sep:5.2f}x real time")
+        speedup = t_sep / t_one
+        print(f"    speed-up                     {speedup:7.2f}x (target >= 1.3x) {'OK' if speedup >= 1.3 else 'BELOW TARGET'}")
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+if __name__ == "__main__":
+    main()
