@@ -523,19 +523,24 @@ def autofix(cues: Sequence[Cue], profile: QCProfile, fps: float) -> tuple[list[C
         work.sort(key=lambda c: (c.start_ms, c.end_ms))
         fixes.append(Fix("sorted", work[0].index, "events sorted by start time"))
 
-    for pos, cue in enumerate(work):
-        if _needs_rebreak(cue.text, profile):
-            new_text = rebreak(cue.text, profile)
-            if new_text is not None and new_text != cue.text and not _needs_rebreak(new_text, profile):
-                work[pos] = replace(cue, text=new_text)
-                fixes.append(Fix("rebroken", cue.index, "line breaks redone: " + new_text.replace("\n", " | ")))
-
+    # Tags first: a dropped stray closer can leave a line to re-break.
     for pos, cue in enumerate(work):
         if "<" in cue.text:
             closed = close_tags(cue.text)
             if closed != cue.text:
                 work[pos] = replace(cue, text=closed)
                 fixes.append(Fix("tags_closed", cue.index, f"unbalanced tags repaired: {closed!r}"))
+
+    for pos, cue in enumerate(work):
+        if _needs_rebreak(cue.text, profile):
+            new_text = rebreak(cue.text, profile)
+            if new_text is not None and new_text != cue.text and not _needs_rebreak(new_text, profile):
+                work[pos] = replace(cue, text=new_text)
+                fixes.append(Fix("rebroken", cue.index, "line breaks redone: " + new_text.replace("\n", " | ")))
+    for pos, cue in enumerate(work):
+        if "<" in cue.text and close_tags(cue.text) != cue.text:
+            # Re-breaking can carry a tag across a line end; repair it as part of that fix.
+            work[pos] = replace(cue, text=close_tags(cue.text))
 
     gap = round(min_gap_ms(profile, fps))
     for pos, cue in enumerate(work):

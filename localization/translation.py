@@ -110,6 +110,13 @@ class Glossary:
         return out
 
 
+# Word bounds for Latin terms: "Li" must not match inside "Lisa", but "Lin Wan'er" next to
+# Chinese characters (是Lin Wan'er。) is a whole word; ``\w`` would count 是 as a letter.
+_LATIN_WORD = "0-9A-Za-z\u00c0-\u024f_"
+_NOT_AFTER_LATIN = f"(?<![{_LATIN_WORD}])"
+_NOT_BEFORE_LATIN = f"(?![{_LATIN_WORD}])"
+
+
 def _term_pattern(terms: Iterable[str]) -> re.Pattern[str] | None:
     """One regex for all terms, longest first; Latin terms match whole words only (so
     'Li' does not match inside 'Lisa'), CJK terms match anywhere (no spaces to bound)."""
@@ -117,9 +124,9 @@ def _term_pattern(terms: Iterable[str]) -> re.Pattern[str] | None:
     for term in sorted(set(terms), key=len, reverse=True):
         escaped = re.escape(term)
         if term[:1].isascii() and term[:1].isalnum():
-            escaped = r"(?<!\w)" + escaped
+            escaped = _NOT_AFTER_LATIN + escaped
         if term[-1:].isascii() and term[-1:].isalnum():
-            escaped += r"(?!\w)"
+            escaped += _NOT_BEFORE_LATIN
         parts.append(escaped)
     return re.compile("|".join(parts)) if parts else None
 
@@ -139,7 +146,8 @@ def unprotect(text: str, open_mark: str = PROTECT_OPEN, close_mark: str = PROTEC
 
 def _contains(text: str, term: str) -> bool:
     if term.isascii():
-        return re.search(r"(?<!\w)" + re.escape(term) + r"(?!\w)", text, re.IGNORECASE) is not None
+        pattern = _NOT_AFTER_LATIN + re.escape(term) + _NOT_BEFORE_LATIN
+        return re.search(pattern, text, re.IGNORECASE) is not None
     return term in text
 
 
