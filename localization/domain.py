@@ -16,7 +16,7 @@ import math
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, replace
+from dataclasses import dataclass, replace
 from typing import Any, Literal
 
 from localization.formats import Cue, display_length, visible_text
@@ -121,8 +121,13 @@ class QCReport:
             "error_count": self.error_count,
             "warning_count": self.warning_count,
             "counts_by_code": self.counts_by_code,
-            "issues": [asdict(issue) for issue in self.issues],
-            "reading_speeds": [asdict(point) for point in self.reading_speeds],
+            # Built by hand: dataclasses.asdict deep-copies and was most of a season upload.
+            "issues": [{"code": i.code, "severity": i.severity, "message": i.message,
+                        "event_index": i.event_index, "line": i.line} for i in self.issues],
+            "reading_speeds": [{"event_index": p.event_index, "start_ms": p.start_ms,
+                                "characters": p.characters, "duration_ms": p.duration_ms,
+                                "chars_per_second": p.chars_per_second, "limit": p.limit}
+                               for p in self.reading_speeds],
         }
 
     @classmethod

@@ -284,7 +284,8 @@ def run_qc(track: SubtitleTrack, options: QCOptions | None = None, *,
 def _add_revision(track: SubtitleTrack, cues: Sequence[Cue], reason: str, *,
                   by: User | None, details: Mapping[str, Any] | None = None,
                   options: QCOptions | None = None, source_format: str | None = None,
-                  encoding: str | None = None, filename: str | None = None) -> SubtitleRevision:
+                  encoding: str | None = None, filename: str | None = None
+                  ) -> tuple[SubtitleRevision, domain.QCReport]:
     options = options or track_options(track)
     ordered = cues_to_document(cues)
     report = check_cues(cues_from_document(ordered), track.language, options)
@@ -298,7 +299,7 @@ def _add_revision(track: SubtitleTrack, cues: Sequence[Cue], reason: str, *,
     track.event_count = len(ordered)
     revision.qc_report = _record_qc(track, report, options)
     db.session.flush()
-    return revision
+    return revision, report
 
 
 def _find_track(episode: Episode, language: str, kind: str) -> SubtitleTrack | None:
@@ -365,7 +366,7 @@ def _store_track(episode: Episode, language: str, kind: str, origin: str, track_
         track.approved_at = None
         track.approved_by_id = None
     options = default_options(episode.series, episode) if created else track_options(track)
-    revision = _add_revision(track, track_data.cues, RevisionReason.UPLOAD, by=by,
+    revision, report = _add_revision(track, track_data.cues, RevisionReason.UPLOAD, by=by,
                              details={"warnings": list(track_data.warnings)}, options=options,
                              source_format=track_data.format, encoding=track_data.encoding,
                              filename=filename)
@@ -374,7 +375,7 @@ def _store_track(episode: Episode, language: str, kind: str, origin: str, track_
                  changes={"episode": episode.number, "language": language, "kind": kind,
                           "revision": revision.number, "encoding": track_data.encoding,
                           "format": track_data.format, "file": filename})
-    return UploadResult(track, revision, track_report(track), track_data.encoding,
+    return UploadResult(track, revision, report, track_data.encoding,
                         track_data.format, created, tuple(track_data.warnings))
 
 
@@ -515,7 +516,7 @@ def autofix_track(track: SubtitleTrack, *, by: User | None = None
     if not fixes:
         run_qc(track, options)
         return None, []
-    revision = _add_revision(track, fixed, RevisionReason.AUTOFIX, by=by, options=options,
+    revision, _report = _add_revision(track, fixed, RevisionReason.AUTOFIX, by=by, options=options,
                              details={"fixes": [{"code": f.code, "event_index": f.event_index,
                                                  "message": f.message} for f in fixes],
                                       "from_revision": track.current_revision})
@@ -558,7 +559,7 @@ def edit_track(track: SubtitleTrack, texts: Mapping[int, str], *, by: User | Non
     if not changed:
         return None
     new_cues.sort(key=lambda c: (c.start_ms, c.end_ms))
-    revision = _add_revision(track, new_cues, RevisionReason.EDIT, by=by,
+    revision, _report = _add_revision(track, new_cues, RevisionReason.EDIT, by=by,
                              details={"changed": changed, "from_revision": track.current_revision})
     if track.origin == TrackOrigin.MACHINE:
         track.origin = TrackOrigin.POST_EDITED

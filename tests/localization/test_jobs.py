@@ -43,6 +43,7 @@ def test_pseudo_translation_runs_as_a_job_with_progress(subtitle_title, approved
     # Three identical episodes: the memory answers episodes 2 and 3.
     assert es_job.sent_to_provider == 6
     assert es_job.memory_hits == 12
+    assert es_job.glossary_misses == 0  # "Lin Wan'er" next to Chinese text counts
     es = _tracks(subtitle_title, "es")
     assert [(t.episode.number, t.status, t.origin) for t in es] == [
         (1, "in_review", "machine"), (2, "in_review", "machine"), (3, "in_review", "machine")]
