@@ -205,11 +205,12 @@ def load(port: int, path: str, headers: dict, seconds: float, threads: int,
     return done[0] / elapsed, done[0], errors[0]
 
 
-def bench_api(env: dict, token: str, seconds: float, threads: int) -> dict:
+def bench_api(env: dict, token: str, seconds: float, threads: int,
+              wsgi: str = "wsgi:app") -> dict:
     port = _free_port()
     server = subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--workers", "2", "--bind", f"127.0.0.1:{port}",
-         "--log-level", "warning", "wsgi:app"],
+         "--log-level", "warning", wsgi],
         cwd=ROOT, env=env, stdin=subprocess.DEVNULL)
     try:
         deadline = time.time() + 60
@@ -256,6 +257,7 @@ def main() -> int:
     parser.add_argument("--quick", action="store_true", help="1,000 titles, shorter runs")
     parser.add_argument("--titles", type=int)
     parser.add_argument("--keep", action="store_true", help="keep the temporary database")
+    parser.add_argument("--wsgi", default="wsgi:app", help="the app gunicorn serves")
     args = parser.parse_args()
     n_titles = args.titles or (1_000 if args.quick else 10_000)
     eps = 30
@@ -288,7 +290,7 @@ def main() -> int:
 
             db.session.remove()
             db.engine.dispose()
-        results = bench_api(env, token, seconds, threads=8)
+        results = bench_api(env, token, seconds, threads=8, wsgi=args.wsgi)
         h_rps, h_n, h_err = results["healthz"]
         a_rps, a_n, a_err = results["api"]
         api_ratio = a_rps / h_rps if h_rps else 0.0

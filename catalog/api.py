@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
+
 from flask import current_app, jsonify, redirect, request, url_for
 from flask.views import MethodView
+from flask_babel import get_locale
 from flask_smorest import Blueprint
 from marshmallow import Schema, ValidationError, fields, validate
 
-from catalog import access, domain, services
-from catalog.search import SORTS, query_from_params, search_with_providers
+from catalog import access, domain, listing, services
+from catalog.search import SORTS, provided_filters, query_from_params
 from marketplace.policy import login_required
 from marketplace.storage import get_storage
 
@@ -193,6 +197,43 @@ def _summary(card: dict) -> dict:
     }
 
 
+_BADGE_TEXT: dict[tuple[str, str], str] = {}
+
+
+def _badge_text(message: domain.Message) -> str:
+    """Badge texts repeat on every list entry: translate each once per language."""
+    from catalog.labels import tr
+
+    if message.params:
+        return tr(message)
+    key = (str(get_locale()), message.msgid)
+    if key not in _BADGE_TEXT:
+        _BADGE_TEXT[key] = tr(message)
+    return _BADGE_TEXT[key]
+
+
+def _list_item(card: dict) -> dict:
+    r = card["row"]
+    badge = card["badge"]
+    base = request.host_url.rstrip("/")
+    return {
+        "id": r.id, "content_id": domain.content_id(r.id), "original_title": r.original_title,
+        "title": card["name"], "titles": card["localizations"],
+        "original_language": r.original_language, "languages": card["languages"],
+        "country": r.country, "year": r.year, "episode_count": r.episode_count,
+        "typical_episode_seconds": r.typical_episode_seconds, "aspect_ratio": r.aspect_ratio,
+        "genres": card["genres"], "ai_involvement": r.ai_involvement,
+        "badge": {"level": badge.level, "label": _badge_text(badge.label),
+                  "summary": _badge_text(badge.summary), "c2pa": badge.c2pa,
+                  "labelled": badge.labelled},
+        "poster_url": f"{base}/api/v1/media/{card['poster_id']}" if card["poster_id"] else None,
+        "trailer_url": (f"{base}/api/v1/media/{card['trailer_id']}"
+                        if card["trailer_id"] else None),
+        "published_at": r.published_at.isoformat() if r.published_at else None,
+        "url": f"{base}/api/v1/titles/{r.id}",
+    }
+
+
 def _asset(a) -> dict:
     return {"id": a.id, "kind": a.kind, "episode": a.episode.number if a.episode else None,
             "language": a.language, "filename": a.filename, "size": a.size, "sha256": a.sha256,
@@ -211,12 +252,24 @@ class Titles(MethodView):
         Other contexts may add filters (availability by territory, medium and window)
         that join the same query; their parameters are documented with them.
         """
+        lang = _lang()
         q = query_from_params(args)
-        page = search_with_providers(q, request.args)
-        body = {"items": [_summary(c) for c in services.cards_for(page.items, _lang())],
-                "total": page.total, "page": page.page, "per_page": page.per_page,
-                "pages": page.pages}
-        return jsonify(body)  # already shaped: skip a second pass through the schema
+        extra = provided_filters(request.args)
+        if extra:
+            q = replace(q, extra_filters=extra)
+        key = (request.host_url, lang, str(get_locale()), tuple(sorted(request.args.items(
+            multi=True))))
+
+        def build() -> bytes:
+            rows, page = listing.search_rows(q)
+            body = {"items": [_list_item(c) for c in listing.cards_from_rows(rows, lang)],
+                    "total": page.total, "page": page.page, "per_page": page.per_page,
+                    "pages": page.pages}
+            return json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+
+        # Already shaped by the same fields as the schema: no second pass through it.
+        return current_app.response_class(listing.cached(key, build),
+                                          mimetype="application/json")
 
 
 @blp.route("/titles/<int:title_id>")

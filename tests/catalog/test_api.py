@@ -115,3 +115,22 @@ def test_openapi_documents_the_catalog(client):
     params = {p["name"] for p in spec["paths"]["/api/v1/titles"]["get"]["parameters"]}
     assert {"q", "genre", "language", "ai", "year", "episodes_min", "sort", "page"} <= params
     assert "TitleDetail" in spec["components"]["schemas"]
+
+
+def test_list_cache_serves_the_same_body_until_it_expires(app, api, create_user, listed,
+                                                          create_title):
+    from catalog import listing
+
+    buyer = api(create_user(kind="distributor"))
+    app.config["PDX_CATALOG_LIST_CACHE_SECONDS"] = 60
+    listing.clear_cache()
+    try:
+        first = buyer.get("/api/v1/titles").get_json()
+        create_title(listed["org"], title="缓存之后上架")
+        assert buyer.get("/api/v1/titles").get_json() == first
+        assert buyer.get("/api/v1/titles?sort=newest").get_json()["total"] == first["total"] + 1
+        listing.clear_cache()
+        assert buyer.get("/api/v1/titles").get_json()["total"] == first["total"] + 1
+    finally:
+        app.config.pop("PDX_CATALOG_LIST_CACHE_SECONDS")
+        listing.clear_cache()
