@@ -32,7 +32,7 @@ import os
 import re
 import subprocess
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from functools import lru_cache
 
@@ -239,9 +239,10 @@ def build(
 
     _check_subtitle_options(profile, opts)
     rate = profile.video.fps or probe.frame_rate
+    resample = probe.vfr or rate != probe.frame_rate  # needs the fps filter
     if probe.vfr:
         notes.append(f"variable frame rate source converted to constant {_fmt_rate(rate)} fps")
-    elif profile.video.fps and profile.video.fps != probe.frame_rate:
+    elif resample:
         notes.append(f"frame rate converted from {_fmt_rate(probe.frame_rate)} to {_fmt_rate(rate)} fps")
     if probe.bit_depth > 8 and not profile.video.pix_fmt.endswith("10le"):
         notes.append(f"{probe.bit_depth}-bit source converted to 8-bit {profile.video.pix_fmt}")
@@ -259,7 +260,7 @@ def build(
 
     inp = ffmpeg.input(input_path)
     video = inp["v:0"]
-    if probe.vfr or (profile.video.fps and profile.video.fps != probe.frame_rate):
+    if resample:
         video = video.filter("fps", fps=_fmt_rate(rate))
 
     metadata: dict[str, str] = {}
@@ -294,8 +295,11 @@ def build(
         else:
             outputs, out_streams = _single(profile, probe, video, audio, geometry, rate, package, package_tmp, metadata, opts)
         if label_plan is not None:
-            checked = outputs[-1]  # the main file, or the top rung (canvas size)
-            label_plan = _label_reference(label_plan, checked, probe, input_path, rate, geometry, opts)
+            label_plan = replace(
+                label_plan,
+                checked_output=outputs[-1].role,  # the main file, or the top rung (canvas size)
+                reference_args=_label_reference(label_plan.check_at, probe, input_path, rate, resample, geometry, opts),
+            )
 
     graph = ffmpeg.merge_outputs(*out_streams) if len(out_streams) > 1 else out_streams[0]
     # level+info tags every log line with its severity, so the runner can quote the error
@@ -306,9 +310,9 @@ def build(
     graph = graph.global_args(*global_args)
     args = tuple(graph.compile(cmd=opts.ffmpeg, overwrite_output=True))
 
-    loudness_target = profile.audio.loudness if profile.audio and opts.loudness is not None else None
-    if loudness_target and probe.has_audio and _silent(opts.loudness):
-        loudness_target = None
+    loudness = None  # what the output is checked against
+    if probe.has_audio and profile.audio and profile.audio.loudness and not _silent(opts.loudness):
+        loudness = profile.audio.loudness
     return Plan(
         profile=profile,
         source=probe,
@@ -323,7 +327,7 @@ def build(
         notes=tuple(notes),
         metadata=metadata,
         label=label_plan,
-        loudness=loudness_target if probe.has_audio else None,
+        loudness=loudness,
         sidecars=opts.sidecars if profile.subtitles.mode is SubtitleMode.SIDECAR else (),
         rungs=rungs,
     )
@@ -677,21 +681,20 @@ def _draw_label(video, text: str, profile: Profile, g: Geometry, rate: Fraction,
     box_x = margin if left else g.out_w - margin - box_w
     box_y = margin if top else g.out_h - margin - box_h
     box = (max(0, box_x), max(0, box_y), min(box_w, g.out_w), min(box_h, g.out_h))
+    # checked_output and reference_args are filled in once the outputs are known
     plan = LabelPlan(text, spec.seconds, size, box, (g.out_w, g.out_h), "", (), min(0.5, spec.seconds / 2))
     return video, plan
 
 
-def _label_reference(label: LabelPlan, checked: PlannedOutput, probe, input_path, rate, g, opts) -> LabelPlan:
-    """The same frame rendered without any overlay, for verify_labels to compare with."""
+def _label_reference(at: float, probe, input_path, rate, resample: bool, g: Geometry, opts) -> tuple[str, ...]:
+    """ffmpeg arguments rendering the checked frame without any overlay (gray8 on
+    stdout), for verify_labels to compare the delivered frame with."""
     video = ffmpeg.input(input_path)["v:0"]
-    if probe.vfr or rate != probe.frame_rate:
+    if resample:
         video = video.filter("fps", fps=_fmt_rate(rate))
     video = _fit(video, g, probe).filter("format", pix_fmts="gray")
-    out = ffmpeg.output(video, "pipe:1", ss=_fmt_seconds(label.check_at), f="rawvideo", **{"frames:v": 1})
-    args = tuple(out.global_args("-hide_banner", "-nostdin", "-loglevel", "error").compile(cmd=opts.ffmpeg))
-    return LabelPlan(
-        label.text, label.seconds, label.font_size, label.box, label.frame, checked.role, args, label.check_at
-    )
+    out = ffmpeg.output(video, "pipe:1", ss=_fmt_seconds(at), f="rawvideo", **{"frames:v": 1})
+    return tuple(out.global_args("-hide_banner", "-nostdin", "-loglevel", "error").compile(cmd=opts.ffmpeg))
 
 
 def _draw_watermark(video, text: str, profile: Profile, g: Geometry, font: str):

@@ -240,7 +240,7 @@ def _run_locked(plan: Plan, progress, cancel, log: str, stall_timeout: float, ki
                  stall_timeout, kill_grace)
         _verify_outputs(plan, log)
         if plan.profile.container is Container.HLS:
-            _finish_hls(plan, log)
+            _finish_hls(plan)
         # the label and loudness checks are separate small ffmpeg runs: side by side
         with ThreadPoolExecutor(max_workers=2) as pool:
             labels_job = pool.submit(verify_labels, plan.package_tmp, plan) if plan.label or plan.metadata else None
@@ -617,7 +617,9 @@ def _verify_loudness(plan: Plan, target: Loudness, cancel: Cancel, stall_timeout
 # -- HLS finishing: master playlist, subtitle renditions, AIGC ----------------------------------
 
 
-def _finish_hls(plan: Plan, log: str) -> None:
+def _finish_hls(plan: Plan) -> None:
+    """Write what ffmpeg does not: the master playlist (bandwidths measured from the
+    segments, CODECS from ffprobe), WebVTT renditions and the AIGC label file."""
     root = plan.package_tmp
     variants = []
     first_segment = None
@@ -646,7 +648,7 @@ def _finish_hls(plan: Plan, log: str) -> None:
         os.makedirs(folder, exist_ok=True)
         vtt_name = f"{sidecar.language}.vtt"
         start = float((first_segment or {}).get("format", {}).get("start_time") or 0)
-        _write_vtt_rendition(sidecar, os.path.join(folder, vtt_name), start, log)
+        _write_vtt_rendition(sidecar, os.path.join(folder, vtt_name), start)
         with open(os.path.join(folder, "index.m3u8"), "w", encoding="utf-8") as fh:
             fh.write(subtitle_playlist(vtt_name, plan.duration))
         subtitles.append((sidecar, f"subs_{sidecar.language}/index.m3u8"))
@@ -659,7 +661,7 @@ def _finish_hls(plan: Plan, log: str) -> None:
         fh.write(master_playlist(variants, subtitles, session))
 
 
-def _write_vtt_rendition(sidecar: Sidecar, dest: str, ts_start: float, log: str) -> None:
+def _write_vtt_rendition(sidecar: Sidecar, dest: str, ts_start: float) -> None:
     try:
         with open(sidecar.path, encoding="utf-8-sig") as fh:
             text = fh.read()
@@ -680,13 +682,8 @@ def _write_vtt_rendition(sidecar: Sidecar, dest: str, ts_start: float, log: str)
 
 def _read_tag_aigc(path: str) -> dict[str, Any] | None:
     try:
-        tags = ffprobe(path).get("format", {}).get("tags", {})
+        return probe(path).aigc
     except ProbeError:
-        return None
-    raw = next((v for k, v in tags.items() if k.lower() == "aigc"), None)
-    try:
-        return json.loads(raw) if raw else None
-    except ValueError:
         return None
 
 
