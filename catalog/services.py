@@ -509,7 +509,7 @@ def inspect_file(path: Path, kind: str, name: str) -> tuple[dict | None, domain.
 def store_asset(title: Title, *, kind: str, stream: BinaryIO, filename: str | None,
                 language: str | None = None, episode: Episode | None = None,
                 content_type: str | None = None, by: User | None = None,
-                max_bytes: int | None = None) -> MediaAsset:
+                max_bytes: int | None = None, allow_locked: bool = False) -> MediaAsset:
     """Check an upload and register it; nothing is stored unless every check passes."""
     if kind not in domain.ASSET_KINDS:
         raise _error("kind", _l("Choose what kind of file this is."))
@@ -526,7 +526,7 @@ def store_asset(title: Title, *, kind: str, stream: BinaryIO, filename: str | No
         raise _error("episode", _l("A master belongs to an episode: choose one."))
     if episode is not None and episode.title_id != title.id:
         raise _error("episode", _l("Unknown episode."))
-    if title.status == "submitted":
+    if title.status == "submitted" and not allow_locked:
         raise _error("status", _l("A title under review cannot change; wait for the review."))
     if max_bytes is None:
         max_bytes = current_app.config.get("MAX_CONTENT_LENGTH")
@@ -674,3 +674,25 @@ def cards_for(titles: list[Title], language: str | None = None) -> list[dict[str
             "badge": badge,
         })
     return out
+
+
+def key_art_from_trailer(trailer: MediaAsset) -> MediaAsset:
+    """A frame of the trailer (one second in, or its first) stored as the title's key art."""
+    import subprocess
+
+    from marketplace.storage import fetch_to_path
+
+    workdir = Path(tempfile.mkdtemp(prefix="pdx-keyart-"))
+    try:
+        source = fetch_to_path(get_storage(), trailer.storage_key, workdir / "trailer")
+        frame = workdir / "key-art.png"
+        seek = "1" if (trailer.probe or {}).get("duration", 0) > 2 else "0"
+        subprocess.run(["ffmpeg", "-hide_banner", "-loglevel", "error", "-y", "-ss", seek,
+                        "-i", str(source), "-frames:v", "1", str(frame)],
+                       check=True, stdin=subprocess.DEVNULL, capture_output=True, timeout=120)
+        with frame.open("rb") as fh:
+            return store_asset(trailer.title, kind="key_art", stream=fh,
+                               filename="key-art-from-trailer.png", content_type="image/png",
+                               allow_locked=True)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)

@@ -41,8 +41,10 @@ from catalog.search import (
     provided_filters,
     search_titles,
 )
+from catalog.tasks import poster_from_trailer
 from marketplace.extensions import db
 from marketplace.i18n import _, current_locale_name
+from marketplace.jobs import enqueue
 from marketplace.policy import admin_required, login_required, org_kind_required
 from marketplace.storage import get_storage
 
@@ -458,6 +460,8 @@ def upload(title_id: int):
                                      filename=file.filename, language=form.language.data,
                                      episode=episode, content_type=file.mimetype,
                                      by=current_user)
+        if asset.kind == "trailer" and title.poster is None:
+            enqueue(poster_from_trailer, asset.id)  # sent once the upload commits
         db.session.commit()
     except ValidationError as exc:
         db.session.rollback()

@@ -120,15 +120,15 @@ def test_extra_filters_narrow_the_same_query(app, shelf):
 
 
 def test_registered_provider_joins_the_query(app, shelf):
-    def territory(params):
-        if params.get("territory") != "FR":
+    def only_english(params):
+        if params.get("catalog_test_only") != "en":
             return None
         return lambda stmt: stmt.where(Title.original_language == "en")
 
-    register_filter_provider(app, territory)
+    register_filter_provider(app, only_english)
     try:
-        page = search_with_providers(CatalogQuery(), {"territory": "FR"})
+        page = search_with_providers(CatalogQuery(), {"catalog_test_only": "en"})
         assert _ids(page) == [shelf["c"].id]
         assert search_with_providers(CatalogQuery(), {}).total == 3
     finally:
-        app.extensions["pdx_catalog_filters"].remove(territory)
+        app.extensions["pdx_catalog_filters"].remove(only_english)

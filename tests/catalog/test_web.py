@@ -314,3 +314,37 @@ def test_browse_page_facets_and_pages(client, login, create_user, create_title, 
     second = client.get("/catalog/?q=分页测试&page=2").get_data(as_text=True)
     assert 'rel="prev"' in second
     assert second.count('class="tcard"') == 2
+
+
+def test_trailer_without_artwork_gets_key_art_from_a_job(client, login, create_user,
+                                                         create_title, media, jobs):
+    producer = create_user(kind="producer")
+    t = create_title(producer.organization, status="draft", poster=False)
+    login(producer)
+    manage = f"/catalog/titles/{t.id}/manage"
+    with media["video"].open("rb") as fh:
+        resp = client.post(f"/catalog/titles/{t.id}/assets", data={
+            "csrf_token": _token(client, manage), "kind": "trailer", "episode_id": "",
+            "language": "", "file": (fh, "trailer.mp4")},
+            headers={"X-Requested-With": "XMLHttpRequest"})
+    assert resp.status_code == 201
+    assert jobs.names() == ["catalog.poster_from_trailer"]
+    assert jobs.run_all() == ["done"]
+    db.session.expire_all()
+    assert t.poster is not None
+    assert t.poster.kind == "key_art"
+    assert t.poster.probe["format"] == "png"
+    trailer_id = t.trailer.id
+    from catalog.tasks import poster_from_trailer
+
+    assert poster_from_trailer.apply(args=[trailer_id]).get() == "has artwork"
+    assert poster_from_trailer.apply(args=[999999]).get() == "gone"
+
+
+def test_reindex_command(app, create_title):
+    t = create_title(title="重建索引测试")
+    t.search_text = ""
+    db.session.commit()
+    result = app.test_cli_runner().invoke(args=["catalog", "reindex"])
+    assert result.exit_code == 0, result.output
+    assert "重建索引测试" in t.search_text
