@@ -134,3 +134,17 @@ def test_list_cache_serves_the_same_body_until_it_expires(app, api, create_user,
     finally:
         app.config.pop("PDX_CATALOG_LIST_CACHE_SECONDS")
         listing.clear_cache()
+
+
+def test_unknown_parameters_reach_the_filter_providers(api, create_user, app):
+    seen = {}
+    def provider(params):
+        seen.update(params)
+        return None
+    app.extensions["pdx_catalog_filters"].append(provider)
+    try:
+        resp = api(create_user()).get("/api/v1/titles?catalog_x=1")
+        assert resp.status_code == 200, resp.get_json()
+        assert seen.get("catalog_x") == "1"
+    finally:
+        app.extensions["pdx_catalog_filters"].remove(provider)
