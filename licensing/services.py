@@ -514,7 +514,7 @@ def _lock_title(title_id: int) -> None:
     before anything is read. A transaction that has already written holds that lock
     since its first write. On PostgreSQL it locks the title's row.
     """
-    session = db.session
+    session = db.session()  # the Session itself, not its scoped proxy
     if session.get_bind().dialect.name == "sqlite":
         if session.new or session.dirty or session.deleted:
             raise RuntimeError("lock the title before changing anything")
