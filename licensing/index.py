@@ -1,7 +1,7 @@
 """The catalog-wide avails index, cached per process and kept current by versions.
 
 Titles are grouped into buckets of consecutive ids. Every flush that adds, changes or
-removes a grant bumps its bucket's version (a ``licensing_counter`` row, in the same
+removes a grant gives its bucket a new version (a ``licensing_counter`` row, in the same
 transaction as the change), and every search reads the versions first: one small query.
 A process rebuilds only the buckets whose version moved, so a signed deal costs one
 bucket's rebuild, not the catalog's. Versions are read before the grants, so a cached
@@ -10,6 +10,7 @@ bucket may be newer than its recorded version but never older.
 
 from __future__ import annotations
 
+import secrets
 import threading
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -86,11 +87,23 @@ def check_titles(session: Session, request: AvailsRequest, title_ids: Iterable[i
 
 
 def bump_versions(session: Session, buckets: Iterable[int]) -> None:
-    """Mark buckets stale for every process, inside the caller's transaction."""
-    from licensing.services import bump_counter
+    """Mark buckets stale for every process, inside the caller's transaction.
 
+    A version is a fresh random number, not a count: a transaction that rolls back
+    (after a search in it cached its own uncommitted grants) must not leave a version
+    number that the next change would reuse for different grants.
+    """
+    conn = session.connection()
+    table = LicensingCounter.__table__
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
     for bucket in sorted(set(buckets)):
-        bump_counter(f"{PREFIX}{bucket}", connection=session.connection())
+        version = secrets.randbelow(2**31 - 1) + 1
+        stmt = insert(table).values(name=f"{PREFIX}{bucket}", value=version)
+        conn.execute(stmt.on_conflict_do_update(index_elements=[table.c.name],
+                                                set_={"value": version}))
 
 
 FLUSHED = "licensing_flushed"
