@@ -526,8 +526,8 @@ def store_asset(title: Title, *, kind: str, stream: BinaryIO, filename: str | No
         raise _error("episode", _l("A master belongs to an episode: choose one."))
     if episode is not None and episode.title_id != title.id:
         raise _error("episode", _l("Unknown episode."))
-    if title.status == "submitted" and not allow_locked:
-        raise _error("status", _l("A title under review cannot change; wait for the review."))
+    if not (title.is_editable or allow_locked):
+        _require_editable(title)
     if max_bytes is None:
         max_bytes = current_app.config.get("MAX_CONTENT_LENGTH")
     storage = get_storage()
@@ -564,8 +564,7 @@ def store_asset(title: Title, *, kind: str, stream: BinaryIO, filename: str | No
 
 def delete_asset(asset: MediaAsset, *, by: User | None = None) -> None:
     title = asset.title
-    if title.status == "submitted":
-        raise _error("status", _l("A title under review cannot change; wait for the review."))
+    _require_editable(title)
     key = asset.storage_key
     if asset in title.assets:
         title.assets.remove(asset)
