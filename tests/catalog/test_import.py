@@ -8,6 +8,7 @@ import re
 
 import pytest
 from openpyxl import Workbook
+from sqlalchemy import func, select
 
 from catalog import importer
 from catalog.models import Title
@@ -54,7 +55,7 @@ def test_good_sheet_imports_drafts(app, create_org, make, name):
     report = importer.import_sheet(org, make(GOOD), name)
     db.session.commit()
     assert (report.titles, report.episodes, report.errors) == (2, 4, [])
-    dragon = db.session.query(Title).filter_by(original_title="龙王赘婿归来").one()
+    dragon = db.session.scalars(select(Title).where(Title.original_title == "龙王赘婿归来")).one()
     assert dragon.status == "draft"
     assert [e.number for e in dragon.episodes] == [1, 2, 3]
     assert dragon.episodes[0].title == "归来"
@@ -107,7 +108,7 @@ def test_row_errors_reject_the_whole_sheet(app, create_org):
     assert (4, "country", "Differs from row 2 for the same title ('CN').") in errors
     assert (5, "genres", "Unknown genre(s): western.") in errors
     assert (6, "original_title", "Enter the original title.") in errors
-    assert db.session.query(Title).count() == 0
+    assert db.session.scalar(select(func.count()).select_from(Title)) == 0
 
 
 def test_title_already_listed(app, create_org, create_title):
@@ -151,7 +152,8 @@ def test_import_page(client, login, create_user):
     resp = client.post("/catalog/import", data={
         "csrf_token": _token(client, "/catalog/import"), "file": (_xlsx(GOOD), "s.xlsx")})
     assert resp.status_code == 302
-    assert db.session.query(Title).filter_by(organization_id=producer.organization_id).count() == 2
+    assert db.session.scalar(select(func.count()).select_from(Title).where(
+        Title.organization_id == producer.organization_id)) == 2
 
 
 def test_template_sheet_imports(app, create_org):

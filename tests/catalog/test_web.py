@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 
 import pytest
+from sqlalchemy import func, select
 
 from catalog.models import MediaAsset, Title
 from marketplace.extensions import db
@@ -37,7 +38,8 @@ def test_producer_lists_a_title_end_to_end(client, login, create_user, media, lo
         "loc_synopsis[]": ["契约婚姻，霸道总裁。<script>alert(1)</script>",
                            "A contract marriage.", ""]}, page="/catalog/titles/new")
     assert resp.status_code == 302, resp.get_data(as_text=True)[:2000]
-    title = db.session.query(Title).filter_by(original_title="闪婚后霸总每天都在追我").one()
+    title = db.session.scalars(select(Title).where(
+        Title.original_title == "闪婚后霸总每天都在追我")).one()
     manage = f"/catalog/titles/{title.id}/manage"
     assert resp.headers["Location"].endswith(manage)
     # episodes, provenance, copyright
@@ -227,7 +229,8 @@ def test_bad_video_upload_over_http(client, login, create_user, create_title, me
     assert resp.status_code == 422
     assert message in resp.get_json()["errors"]["file"]
     db.session.expire_all()
-    assert db.session.query(MediaAsset).filter_by(title_id=t.id).count() == before
+    assert db.session.scalar(select(func.count()).select_from(MediaAsset).where(
+        MediaAsset.title_id == t.id)) == before
 
 
 def test_upload_over_the_size_limit(client, login, create_user, create_title, media, app):
@@ -272,7 +275,7 @@ def test_title_form_errors_name_the_field(client, login, create_user):
     assert "Enter the original title." in html
     assert "&#39;xx-yy&#39; is not a language code" in html
     assert "&#39;zz&#39; is not a language code" in html
-    assert db.session.query(Title).count() == 0
+    assert db.session.scalar(select(func.count()).select_from(Title)) == 0
 
 
 def test_staff_return_with_comment_and_producer_sees_it(client, login, create_user,
