@@ -44,6 +44,7 @@ def defaults(instance_path: str) -> dict:
         "TRANSLATION_API_KEY": None,
         "TRANSLATION_MODEL": "gpt-4o-mini",
         "TRANSLATION_TIMEOUT": 60,
+        "CATALOG_LIST_CACHE_SECONDS": 2,  # API title lists, per process; 0 turns it off
         "LOGIN_MAX_FAILURES": 5,
         "LOGIN_LOCK_MINUTES": 15,
         "SESSION_HOURS": 12,
@@ -52,7 +53,7 @@ def defaults(instance_path: str) -> dict:
     }
 
 
-_INT_KEYS = {"TRANSLATION_TIMEOUT", "S3_MULTIPART_CHUNK_MB", "PRESIGNED_URL_SECONDS", "MAX_UPLOAD_MB",
+_INT_KEYS = {"CATALOG_LIST_CACHE_SECONDS", "TRANSLATION_TIMEOUT", "S3_MULTIPART_CHUNK_MB", "PRESIGNED_URL_SECONDS", "MAX_UPLOAD_MB",
              "LOGIN_MAX_FAILURES", "LOGIN_LOCK_MINUTES", "SESSION_HOURS"}
 
 

@@ -72,6 +72,7 @@ def app_config(tmp_path_factory) -> dict:
         "JOBS_CAPTURE": True,
         "BASE_URL": "http://localhost",
         "LOGIN_MAX_FAILURES": 5,
+        "CATALOG_LIST_CACHE_SECONDS": 0,
     }
 
 

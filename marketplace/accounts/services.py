@@ -13,6 +13,7 @@ from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
 from sqlalchemy import func, select
+from sqlalchemy.orm import joinedload
 
 from marketplace import audit
 from marketplace.accounts.models import (
@@ -236,15 +237,22 @@ def revoke_api_token(token: ApiToken, by: User) -> None:
 
 
 def user_for_token(raw: str) -> User | None:
+    """The active user behind a bearer token, in one query; None for anything else."""
     if not raw.startswith(TOKEN_PREFIX):
         return None
-    token = db.session.scalar(select(ApiToken).where(ApiToken.token_hash == _token_hash(raw)))
+    token = db.session.scalar(
+        select(ApiToken).where(ApiToken.token_hash == _token_hash(raw))
+        .options(joinedload(ApiToken.user).joinedload(User.organization)))
     if token is None or token.revoked_at is not None or not token.user.is_active:
         return None
     now = utcnow()
-    # Writing on every call would serialize API reads on SQLite; a minute is precise enough.
+    # A minute is precise enough for "last used", and it keeps API reads from writing.
+    # When we do write, commit at once: this runs before the view does anything, and a
+    # stamp left pending would hold SQLite's write lock for the whole request (and be
+    # rolled back with a read-only request anyway).
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
         token.last_used_at = now
+        db.session.commit()
     return token.user
 
 
