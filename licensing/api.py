@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from catalog import access
 from catalog.models import Title
-from licensing import domain, ema, present, services
+from licensing import domain, ema, index, present, services
 from licensing.models import Deal, FeeModel, Inquiry, Offer, RightsGrant, Trigger
 from licensing.terms import LicensingError, Terms, parse_fee, parse_terms
 from marketplace.api import problem
@@ -421,7 +421,7 @@ class CatalogAvails(MethodView):
         ids = services.free_title_ids(avails_request, allow_contested=allow_contested)
         page = search_titles(CatalogQuery(
             text=str(args.get("q") or ""), page=args["page"], per_page=args["per_page"],
-            extra_filters=(lambda stmt: stmt.where(Title.id.in_(ids)),)))
+            extra_filters=(lambda stmt: stmt.where(index.id_filter(db.session, Title.id, ids)),)))
         answers = services.check_titles(avails_request, [t.id for t in page.items])
         rows = services.grants_by_id(int(r.grant_id) for a in answers.values()
                                      for p in a.parts for r in p.reasons if r.grant_id)

@@ -160,15 +160,18 @@ def holdback_to_domain(data: dict) -> domain.Holdback:
         until=date.fromisoformat(data["until"]) if data.get("until") else None)
 
 
-def to_domain(row: RightsGrant) -> domain.Grant:
-    """The engine's view of a stored grant (ids become strings)."""
+def to_domain(row) -> domain.Grant:
+    """The engine's view of a stored grant (ids become strings). ``row`` is a
+    ``RightsGrant`` or a Core row of its table (the index loads thousands at once)."""
     return domain.Grant(
         id=str(row.id), label=row.label, kind=domain.GrantKind(row.kind),
         title_id=str(row.title_id), media=tuple(row.media),
         territories=tuple(row.territories),
         territories_excluded=tuple(row.territories_excluded or ()),
         languages=tuple(row.languages) if row.languages else None,
-        episodes=row.episodes, start=row.starts_on, end=row.ends_on,
+        episodes=(domain.EpisodeRange(row.episode_first, row.episode_last)
+                  if row.episode_first is not None else None),
+        start=row.starts_on, end=row.ends_on,
         exclusive=row.exclusive,
         holdbacks=tuple(holdback_to_domain(h) for h in row.holdbacks or ()),
         may_sublicense=row.may_sublicense,

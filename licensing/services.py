@@ -22,7 +22,7 @@ from flask import current_app, g, has_app_context
 from sqlalchemy import Connection, select
 
 from catalog.models import Title
-from licensing import domain, ema, index, reference
+from licensing import domain, ema, index, present, reference
 from licensing.models import (
     LIVE_OFFER_STATUSES,
     Deal,
@@ -495,9 +495,7 @@ def _refusal(v: Verdict, field_name: str = "territories") -> LicensingError:
         message = _("These rights are not available.")
     free = v.free_territories
     if free:
-        from licensing.present import territories_text
-
-        message += " " + _("Free instead: %(list)s.", list=territories_text(free))
+        message += " " + _("Free instead: %(list)s.", list=present.territories_text(free))
     elif v.free_from:
         message += " " + _("Free from %(date)s.", date=v.free_from.isoformat())
     return LicensingError(field_name, message, status=409, conflict=v)
@@ -651,8 +649,6 @@ def round_fee_json(r: OfferRound) -> dict[str, Any]:
 
 def _new_round(offer: Offer, number: int, terms: Terms, fee: Fee, *, by: User,
                expires_on: date, message: str | None, v: Verdict) -> OfferRound:
-    from licensing.present import summary_text
-
     rnd = OfferRound(
         number=number, proposed_by_org_id=by.organization_id,
         proposed_by_user_id=by.id, terms=terms.to_json(), fee_model=fee.model,
@@ -660,7 +656,7 @@ def _new_round(offer: Offer, number: int, terms: Terms, fee: Fee, *, by: User,
         minimum_guarantee_minor=fee.minimum_guarantee_minor,
         revenue_share_bp=fee.revenue_share_bp, expires_on=expires_on,
         message=(message or "").strip()[:10000] or None, check_status=v.status,
-        check_summary=summary_text(v.answer, locale="en") if v.warnings else None)
+        check_summary=present.summary_text(v.answer, locale="en") if v.warnings else None)
     for n, item in enumerate(fee.instalments, 1):
         rnd.instalments.append(OfferInstalment(position=n, percent_bp=item.percent_bp,
                                                amount_minor=item.amount_minor,
@@ -746,7 +742,8 @@ def _require_responder(offer: Offer, by: User) -> Side:
     side = _party_side(offer, by)
     if not offer.is_live:
         raise LicensingError("status", _("This offer is %(status)s; nothing more can be done "
-                                         "with it.", status=offer.status), status=409)
+                                         "with it.", status=present.status_label(offer.status)),
+                             status=409)
     if offer.round.proposed_by_org_id == by.organization_id:
         raise LicensingError("status", _("The other party answers this round."), status=409)
     return side
@@ -817,7 +814,8 @@ def withdraw_offer(offer: Offer, *, by: User) -> None:
     side = _party_side(offer, by)
     if not offer.is_live:
         raise LicensingError("status", _("This offer is %(status)s; nothing more can be done "
-                                         "with it.", status=offer.status), status=409)
+                                         "with it.", status=present.status_label(offer.status)),
+                             status=409)
     if offer.round.proposed_by_org_id != by.organization_id:
         raise LicensingError("status", _("Only the party who proposed this round withdraws "
                                          "it; you can decline it."), status=409)
@@ -956,7 +954,8 @@ def sign_deal(deal_id: int, *, by: User, name: str, ip: str | None) -> DealSigna
     side = _party_side(deal, by)
     if deal.status != DealStatus.PENDING_SIGNATURE:
         raise LicensingError("status", _("This deal is %(status)s; it is not waiting for "
-                                         "signatures.", status=deal.status), status=409)
+                                         "signatures.", status=present.status_label(deal.status)),
+                             status=409)
     if today() >= deal.sign_by:
         raise LicensingError("sign_by", _("The time to sign ended on %(date)s; the acceptance "
                                           "has lapsed.", date=deal.sign_by.isoformat()),

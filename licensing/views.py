@@ -29,7 +29,7 @@ from sqlalchemy import case, func, select
 from catalog import access
 from catalog.models import Title
 from catalog.search import CatalogQuery, build_select
-from licensing import domain, ema, grid, present, reference, services
+from licensing import domain, ema, grid, index, present, reference, services
 from licensing.models import (
     Deal,
     FeeModel,
@@ -253,10 +253,11 @@ def _search_results(avails_request: domain.AvailsRequest, allow_contested: bool,
     stmt, _rank = build_select(CatalogQuery(text=args.get("q", "").strip()[:200]), dialect)
     if only_free:
         wanted = free | maybe if allow_contested else free
-        stmt = stmt.where(Title.id.in_(sorted(wanted)))
+        stmt = stmt.where(index.id_filter(db.session, Title.id, wanted))
     total = db.session.scalar(select(func.count()).select_from(
         stmt.with_only_columns(Title.id).order_by(None).subquery())) or 0
-    order = case((Title.id.in_(sorted(free)), 0), (Title.id.in_(sorted(maybe)), 1), else_=2)
+    order = case((index.id_filter(db.session, Title.id, free), 0),
+                 (index.id_filter(db.session, Title.id, maybe), 1), else_=2)
     titles = list(db.session.scalars(
         stmt.order_by(order, Title.published_at.desc(), Title.id.desc())
         .limit(per_page).offset((page_no - 1) * per_page)))
@@ -828,11 +829,8 @@ def catalog_availability_filter(params):
     except LicensingError as exc:
         abort(400, description=f"{exc.field}: {exc}")
     ids = services.free_title_ids(avails_request, allow_contested=allow_contested)
-    from sqlalchemy import bindparam
-
-    # Inline the ids: thousands of bound parameters would hit SQLite's limit.
-    free = bindparam("licensing_free_ids", ids, expanding=True, literal_execute=True)
-    return lambda stmt: stmt.where(Title.id.in_(free))
+    free = index.id_filter(db.session, Title.id, ids)
+    return lambda stmt: stmt.where(free)
 
 
 def dashboard_panel(user):
