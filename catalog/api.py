@@ -21,19 +21,6 @@ blp = Blueprint("catalog_api", __name__, url_prefix="/api/v1",
                             "copyright and compliance, and a MovieLabs MEC-shaped export.")
 
 
-@blp.before_request
-def _settle_token_use():
-    """Authenticate now and commit the token's ``last_used_at`` stamp (written at most once
-    a minute) at once, so the write lock is not held for the whole request: on SQLite two
-    workers would otherwise queue behind each other's uncommitted stamp."""
-    from flask_login import current_user
-
-    from marketplace.extensions import db
-
-    if current_user.is_authenticated and (db.session.dirty or db.session.new):
-        db.session.commit()
-
-
 def _language(value: str) -> None:
     if domain.normalize_language(value) is None:
         raise ValidationError(f"'{value}' is not a language code (use e.g. zh, en, pt-BR).")
@@ -244,7 +231,7 @@ def _asset(a) -> dict:
 @blp.route("/titles")
 class Titles(MethodView):
     @login_required
-    @blp.arguments(TitleQuerySchema, location="query")
+    @blp.arguments(TitleQuerySchema(), location="query")  # an instance: built once, not per request
     @blp.response(200, TitlePageSchema)
     def get(self, args):
         """Search published titles: text, facets, sort and pages.

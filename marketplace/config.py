@@ -45,6 +45,7 @@ def defaults(instance_path: str) -> dict:
         "TRANSLATION_MODEL": "gpt-4o-mini",
         "TRANSLATION_TIMEOUT": 60,
         "CATALOG_LIST_CACHE_SECONDS": 2,  # API title lists, per process; 0 turns it off
+        "TOKEN_CACHE_SECONDS": 10,  # how long a process trusts a verified API token
         "LOGIN_MAX_FAILURES": 5,
         "LOGIN_LOCK_MINUTES": 15,
         "SESSION_HOURS": 12,
@@ -53,7 +54,7 @@ def defaults(instance_path: str) -> dict:
     }
 
 
-_INT_KEYS = {"CATALOG_LIST_CACHE_SECONDS", "TRANSLATION_TIMEOUT", "S3_MULTIPART_CHUNK_MB", "PRESIGNED_URL_SECONDS", "MAX_UPLOAD_MB",
+_INT_KEYS = {"TOKEN_CACHE_SECONDS", "CATALOG_LIST_CACHE_SECONDS", "TRANSLATION_TIMEOUT", "S3_MULTIPART_CHUNK_MB", "PRESIGNED_URL_SECONDS", "MAX_UPLOAD_MB",
              "LOGIN_MAX_FAILURES", "LOGIN_LOCK_MINUTES", "SESSION_HOURS"}
 
 

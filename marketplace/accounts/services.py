@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import re
 import secrets
+import threading
+import time
 import unicodedata
 from datetime import timedelta
 
@@ -204,6 +206,7 @@ def set_org_status(org: Organization, status: str, by: User, note: str | None = 
         return
     org.status = status
     org.status_note = note
+    token_cache.forget(org_id=org.id)
     if status == OrgStatus.VERIFIED:
         org.verified_at = utcnow()
     audit.record(f"organization.{status}", "organization", org.id, parties=[org.id], actor=by,
@@ -230,18 +233,59 @@ def create_api_token(user: User, name: str) -> tuple[ApiToken, str]:
 
 
 def revoke_api_token(token: ApiToken, by: User) -> None:
+    token_cache.forget(token_id=token.id)
     if token.revoked_at is None:
         token.revoked_at = utcnow()
         audit.record("api_token.revoked", "organization", token.organization_id,
                      parties=[token.organization_id], actor=by, changes={"name": token.name})
 
 
+class _TokenCache:
+    """Recently verified tokens, per process, so API reads skip the token query.
+
+    Entries are detached users (with their organization loaded) that each request merges
+    into its own session without a query. They live ``PDX_TOKEN_CACHE_SECONDS`` (10 by
+    default): a revoked token or a suspended organization is refused at once by the
+    process that made the change, and by the others within that time.
+    """
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[float, User, int]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, digest: str) -> User | None:
+        with self._lock:
+            hit = self._entries.get(digest)
+        if hit is None or hit[0] < time.monotonic():
+            return None
+        return hit[1]
+
+    def put(self, digest: str, user: User, token_id: int, ttl: float) -> None:
+        with self._lock:
+            if len(self._entries) > 10_000:
+                self._entries.clear()
+            self._entries[digest] = (time.monotonic() + ttl, user, token_id)
+
+    def forget(self, *, token_id: int | None = None, org_id: int | None = None) -> None:
+        with self._lock:
+            for digest, (_exp, user, tid) in list(self._entries.items()):
+                if tid == token_id or user.organization_id == org_id:
+                    del self._entries[digest]
+
+
+token_cache = _TokenCache()
+
+
 def user_for_token(raw: str) -> User | None:
-    """The active user behind a bearer token, in one query; None for anything else."""
+    """The active user behind a bearer token; None for anything else."""
     if not raw.startswith(TOKEN_PREFIX):
         return None
+    digest = _token_hash(raw)
+    cached = token_cache.get(digest)
+    if cached is not None:
+        return db.session.merge(cached, load=False)
     token = db.session.scalar(
-        select(ApiToken).where(ApiToken.token_hash == _token_hash(raw))
+        select(ApiToken).where(ApiToken.token_hash == digest)
         .options(joinedload(ApiToken.user).joinedload(User.organization)))
     if token is None or token.revoked_at is not None or not token.user.is_active:
         return None
@@ -253,7 +297,29 @@ def user_for_token(raw: str) -> User | None:
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
         token.last_used_at = now
         db.session.commit()
+    ttl = current_app.config["PDX_TOKEN_CACHE_SECONDS"]
+    if ttl > 0:
+        user = token.user
+        _ = user.organization.status  # loaded now, so the cached copy needs no session
+        token_cache.put(digest, _detached_copy(user), token.id, ttl)
     return token.user
+
+
+def _detached_copy(user: User) -> User:
+    """A clean copy of the user and its organization that belongs to no session."""
+    from sqlalchemy.orm import make_transient_to_detached
+    from sqlalchemy.orm.attributes import set_committed_value
+
+    def copy(obj, cls):
+        clone = cls()
+        for column in cls.__table__.c:
+            set_committed_value(clone, column.key, getattr(obj, column.key))
+        make_transient_to_detached(clone)
+        return clone
+
+    user_copy = copy(user, User)
+    set_committed_value(user_copy, "organization", copy(user.organization, Organization))
+    return user_copy
 
 
 def update_preferences(user: User, *, locale: str | None, timezone: str | None) -> None:
