@@ -113,3 +113,17 @@ def test_session_cookie_api_write_needs_csrf(client, login, create_user):
     resp = client.post("/api/v1/tokens", json={"name": "from browser"})
     assert resp.status_code == 400
     assert "CSRF" in resp.get_json()["detail"]
+
+
+def test_cached_token_is_forgotten_on_suspension(client, create_user, api_token):
+    from marketplace.accounts import services
+
+    admin = create_user(kind="platform", is_admin=True)
+    user = create_user()
+    raw = api_token(user)
+    headers = {"Authorization": f"Bearer {raw}"}
+    assert client.get("/api/v1/me", headers=headers).status_code == 200  # verified, cached
+    assert client.get("/api/v1/me", headers=headers).get_json()["email"] == user.email
+    services.set_org_status(user.organization, "suspended", admin)
+    db.session.commit()
+    assert client.get("/api/v1/me", headers=headers).status_code == 401
