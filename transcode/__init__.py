@@ -1,0 +1,111 @@
+"""Delivery: profiles, the ffmpeg graph builder and runner, transcode jobs on Celery
+workers, watermarked screeners and delivery packages.
+
+The pure core (``profiles``, ``probe``, ``domain``, ``runner``, ``cli``) needs neither
+Flask nor a database; ``models``, ``services``, ``tasks``, ``views``, ``api`` and
+``commands`` build the product around it.
+"""
+
+from __future__ import annotations
+
+import os
+
+from flask import Flask
+
+_hooks_installed = False
+
+
+def init_app(app: Flask) -> None:
+    global _hooks_installed
+    # models: the tables must be known to the metadata before create_all / migrations.
+    from marketplace.api import register
+    from marketplace.i18n import _l
+    from marketplace.web import NavItem, add_dashboard_panel, add_demo_loader, add_nav
+    from transcode import api, commands, models, services, tasks, views  # noqa: F401
+    from transcode.cli import transcode as transcode_group
+    from transcode.demo import load_demo
+
+    _settings(app)
+    if not _hooks_installed:
+        _install_signature_hook()
+        _hooks_installed = True
+    app.register_blueprint(views.bp)
+    register(api.blp)
+    for command in (commands.reap, commands.jobs):
+        transcode_group.add_command(command)
+    app.cli.add_command(transcode_group)
+    app.cli.add_command(commands.deliver)
+    add_nav(app, NavItem(_l("Deliveries"), "transcode.packages",
+                         kinds=("producer", "distributor"), order=32))
+    add_nav(app, NavItem(_l("Screeners"), "transcode.screeners",
+                         kinds=("producer", "distributor"), order=33))
+    add_nav(app, NavItem(_l("Transcode jobs"), "transcode.jobs", kinds=("producer",), order=34))
+    add_dashboard_panel(app, views.dashboard_panel)
+    add_demo_loader(app, load_demo)
+    _register_notifications(app)
+    tasks.register_app(app)
+
+
+def _settings(app: Flask) -> None:
+    """``PDX_TRANSCODE_*`` from the environment when the configuration has none."""
+    from transcode.services import SETTINGS
+
+    for name, default in SETTINGS.items():
+        key = f"PDX_{name}"
+        if key in app.config:
+            continue
+        raw = os.environ.get(key)
+        if raw is None:
+            app.config[key] = default
+        else:
+            app.config[key] = int(raw) if isinstance(default, int) else raw
+
+
+def _register_notifications(app: Flask) -> None:
+    from marketplace.i18n import _
+    from marketplace.notifications import register_kind
+
+    texts = {
+        "transcode.package_ready": lambda p: _(
+            "The delivery of %(title)s (deal %(deal)s) is ready to download", **p),
+        "transcode.package_failed": lambda p: _(
+            "The delivery of %(title)s (deal %(deal)s) could not be completed", **p),
+        "transcode.package_resent": lambda p: _(
+            "The delivery of %(title)s (deal %(deal)s) was sent again with fresh links", **p),
+        "transcode.screener_ready": lambda p: _("Your screener of %(title)s is ready", **p),
+    }
+    for kind, render in texts.items():
+        register_kind(app, kind, render)
+
+
+def _install_signature_hook() -> None:
+    """Prepare a package when a deal becomes signed (``PDX_TRANSCODE_DELIVER_ON_SIGNATURE``).
+
+    Licensing has no "deal signed" hook yet, so this watches the flush that moves a
+    deal's status to ``signed``; the task is sent once the transaction commits.
+    """
+    from flask import current_app
+    from sqlalchemy import event, inspect
+    from sqlalchemy.orm import Session
+
+    @event.listens_for(Session, "after_flush")
+    def _deal_signed(session, _context) -> None:
+        from licensing.models import Deal, DealStatus
+
+        deals = [obj for obj in session.dirty if isinstance(obj, Deal)
+                 and obj.status == DealStatus.SIGNED
+                 and inspect(obj).attrs.status.history.has_changes()]
+        if not deals:
+            return
+        try:
+            enabled = int(current_app.config.get("PDX_TRANSCODE_DELIVER_ON_SIGNATURE") or 0)
+        except RuntimeError:  # no application (a script working on the models)
+            return
+        if not enabled:
+            return
+        from marketplace.jobs import PENDING_KEY
+        from transcode import tasks
+
+        for deal in deals:
+            session.info.setdefault(PENDING_KEY, []).append(
+                (tasks.prepare_delivery.name, (deal.id,), {}))
