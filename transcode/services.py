@@ -755,6 +755,12 @@ def reap_stale_jobs(stale_seconds: int | None = None) -> list[int]:
             .values(**values))
         if result.rowcount != 1:
             continue  # it beat, or another reaper was first
+        owners = db.session.execute(select(TranscodeJob.organization_id,
+                                           TranscodeJob.recipient_org_id)
+                                    .where(TranscodeJob.id == job_id)).one()
+        audit.record("transcode.job_failed" if give_up else "transcode.job_requeued",
+                     "transcode_job", job_id, parties=owners, actor=None,
+                     changes={"worker": worker, "attempts": attempts})
         if give_up:
             _after_job(db.session.get(TranscodeJob, job_id))
         else:

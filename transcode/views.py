@@ -73,7 +73,7 @@ def labels() -> dict[str, dict[str, str]]:
     }
 
 
-@bp.context_processor
+@bp.app_context_processor
 def helpers() -> dict[str, Any]:
     return {"tc_labels": labels, "filesize": filesize}
 

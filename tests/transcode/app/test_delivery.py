@@ -200,11 +200,11 @@ def test_delivery_sidecar_package_is_complete_and_checksummed(
 
 
 def test_delivery_with_burned_subtitles_in_two_languages(
-        client, login, csrf_token, signed_deal, run_jobs, tmp_path):
+        client, login, csrf_token, signed_deal, tiny_fast, run_jobs, tmp_path):
     world, deal = signed_deal.world, signed_deal.deal
     login(world.producer)
     resp = _post(client, csrf_token, f"/deliveries/deal/{deal.id}",
-                 {"profile": "tiny_mp4", "subtitles": "burn", "languages": "en, zh-Hans"})
+                 {"profile": "tiny_fast", "subtitles": "burn", "languages": "en, zh-Hans"})
     assert resp.status_code == 303, resp.get_data(as_text=True)[:2000]
     package = db.session.scalar(select(DeliveryPackage).where(DeliveryPackage.deal_id == deal.id))
     assert len(package.jobs) == 3 * 2 + 1
@@ -212,14 +212,14 @@ def test_delivery_with_burned_subtitles_in_two_languages(
     package = db.session.get(DeliveryPackage, package.id)
     assert package.status == "ready", package.error
     paths = {f.path for f in package.files}
-    assert {"video/E002.en.tiny_mp4.mp4", "video/E002.zh-Hans.tiny_mp4.mp4"} <= paths
+    assert {"video/E002.en.tiny_fast.mp4", "video/E002.zh-Hans.tiny_fast.mp4"} <= paths
     assert not any(p.startswith("subtitles/") for p in paths)
 
     # The subtitles are in the picture: the English and the Chinese copies differ in the
     # subtitle area at 0.5 s (the first cue), and not in the top half.
     frames = {}
     for lang in ("en", "zh-Hans"):
-        row = next(f for f in package.files if f.path == f"video/E001.{lang}.tiny_mp4.mp4")
+        row = next(f for f in package.files if f.path == f"video/E001.{lang}.tiny_fast.mp4")
         path = tmp_path / f"{lang}.mp4"
         path.write_bytes(_download(client, services.file_url(row.storage_key, "x.mp4")))
         frames[lang] = subprocess.run(
