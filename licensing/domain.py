@@ -758,6 +758,29 @@ def _countries_of(mask: int) -> tuple[str, ...]:
     return tuple(out)  # COUNTRIES is sorted, so is this
 
 
+@lru_cache(maxsize=16384)
+def _country_indexes(mask: int) -> tuple[int, ...]:
+    """Positions of the set bits of a country mask."""
+    return tuple(COUNTRY_INDEX[c] for c in _countries_of(mask))
+
+
+# Set bit positions of every byte value, to list the members of a bitset quickly.
+_BYTE_BITS: Final = tuple(tuple(b for b in range(8) if value >> b & 1) for value in range(256))
+
+
+def _bit_indexes(bits: int) -> list[int]:
+    """Positions of the set bits of a non-negative integer, ascending."""
+    out: list[int] = []
+    if bits <= 0:
+        return out
+    data = bits.to_bytes((bits.bit_length() + 7) // 8, "little")
+    for position, byte in enumerate(data):
+        if byte:
+            base = position * 8
+            out.extend(base + b for b in _BYTE_BITS[byte])
+    return out
+
+
 def _ord(day: date | None) -> int:
     return _INF if day is None else day.toordinal()
 
@@ -1314,19 +1337,41 @@ class AvailsIndex:
         self._effects = dict(effects_by_title)
         self._titles = tuple(sorted(self._effects))
         self._title_index = {t: i for i, t in enumerate(self._titles)}
-        # For catalog search: which titles have a potential blocker on a (leaf, country
-        # mask); exclusive deals and holdbacks always matter, non-exclusive deals only
-        # against exclusive requests.
-        self._always: dict[int, dict[int, set[int]]] = {}
-        self._exclusive_only: dict[int, dict[int, set[int]]] = {}
         # Rights in that cover whole languages and episode ranges, for a fast held test.
         self._wide_rights_in: dict[str, list[_Effect]] = {}
+        self._wide_bits: dict[tuple[bool, int, int, int, int], int] = {}
         # Union of each title's rights in (any, and exclusive only): a request outside it
         # cannot be held, whatever the details. (countries, leaves, first day, last day)
         self._envelope: dict[tuple[str, bool], tuple[int, int, int, int]] = {}
+        # For catalog search, bitsets over titles (bit i: self._titles[i]): which titles
+        # have a potential blocker on a (medium leaf, country) cell at some time.
+        # Exclusive deals and holdbacks always matter, non-exclusive deals only against
+        # exclusive requests. With the rights in grouped by shape, a search settles most
+        # titles with a few integer operations instead of a loop over titles.
+        # Cells are filled as byte arrays (constant time per title and cell, whatever the
+        # number of titles) and turned into integers once at the end.
+        filling: tuple[dict[tuple[int, int], bytearray], ...] = ({}, {})  # always, excl. only
+        width = (len(self._titles) + 7) // 8
+        # A title's blockers per medium leaf: proving a title free walks only these.
+        self._by_leaf: dict[str, list[list[_Effect]]] = {}
         for title, effects in self._effects.items():
             ti = self._title_index[title]
+            bit = 1 << ti
+            byte, bit_in_byte = ti >> 3, 1 << (ti & 7)
+            by_leaf: list[list[_Effect]] = [[] for _ in MEDIA_LEAVES]
+            self._by_leaf[title] = by_leaf
             for effect in effects:
+                if effect.role != _HELD:
+                    cells = filling[0 if effect.role == _HOLDBACK or effect.exclusive else 1]
+                    countries = _country_indexes(effect.countries)
+                    for leaf in range(len(MEDIA_LEAVES)):
+                        if effect.leaves >> leaf & 1:
+                            by_leaf[leaf].append(effect)
+                            for country in countries:
+                                cell = cells.get((leaf, country))
+                                if cell is None:
+                                    cell = cells[(leaf, country)] = bytearray(width)
+                                cell[byte] |= bit_in_byte
                 if effect.role == _HELD:
                     for exclusive_only in (False, True):
                         if exclusive_only and not effect.exclusive:
@@ -1342,15 +1387,20 @@ class AvailsIndex:
                         )
                     if not effect.langs and effect.e0 == 1 and effect.e1 == _INF:
                         self._wide_rights_in.setdefault(title, []).append(effect)
-                    continue
-                target = (
-                    self._always
-                    if effect.role == _HOLDBACK or effect.exclusive
-                    else self._exclusive_only
-                )
-                for leaf in range(len(MEDIA_LEAVES)):
-                    if effect.leaves >> leaf & 1:
-                        target.setdefault(leaf, {}).setdefault(effect.countries, set()).add(ti)
+                        shape = (effect.exclusive, effect.countries, effect.leaves,
+                                 effect.t0, effect.t1)
+                        self._wide_bits[shape] = self._wide_bits.get(shape, 0) | bit
+        self._cell_always, self._cell_exclusive_only = (
+            [[int.from_bytes(cells[(leaf, c)], "little") if (leaf, c) in cells else 0
+              for c in range(len(COUNTRIES))] for leaf in range(len(MEDIA_LEAVES))]
+            for cells in filling
+        )
+        self._envelope_bits: dict[tuple[bool, tuple[int, int, int, int]], int] = {}
+        for (title, exclusive_only), envelope in self._envelope.items():
+            key = (exclusive_only, envelope)
+            self._envelope_bits[key] = self._envelope_bits.get(key, 0) | (
+                1 << self._title_index[title]
+            )
 
     @classmethod
     def build(cls, grants: Iterable[Grant], *, strict: bool = True) -> AvailsIndex:
@@ -1387,42 +1437,62 @@ class AvailsIndex:
         as_of = as_of or _today()
         as_of_ord = as_of.toordinal()
         probe = _probe(request)
-        countries, leaf_mask = probe[0], probe[1]
+        countries, leaf_mask, t0, t1 = probe[:4]
+        leaves = [leaf for leaf in range(len(MEDIA_LEAVES)) if leaf_mask >> leaf & 1]
         # Titles with a deal or holdback on one of the requested (medium, country)
         # cells at some time; the others cannot be blocked.
-        candidates: set[int] = set()
-        sources = [self._always] + ([self._exclusive_only] if request.exclusive else [])
+        candidates = 0
+        sources = [self._cell_always] + ([self._cell_exclusive_only] if request.exclusive else [])
+        cells = _country_indexes(countries)
         for source in sources:
-            for leaf, by_mask in source.items():
-                if leaf_mask >> leaf & 1:
-                    for mask, titles in by_mask.items():
-                        if mask & countries:
-                            candidates |= titles
-        free = []
-        t0, t1 = probe[2], probe[3]
-        for title in self._titles:
-            envelope = self._envelope.get((title, request.exclusive))
-            if envelope is None or not (
-                envelope[0] & countries == countries
+            for leaf in leaves:
+                row = source[leaf]
+                for country in cells:
+                    candidates |= row[country]
+        # Titles whose rights in reach every requested cell at all (else not held).
+        enveloped = 0
+        for (exclusive_only, envelope), bits in self._envelope_bits.items():
+            if (
+                exclusive_only == request.exclusive
+                and envelope[0] & countries == countries
                 and envelope[1] & leaf_mask == leaf_mask
                 and envelope[2] <= t0
                 and t1 <= envelope[3]
             ):
-                continue  # some requested cell has no rights in at all
-            effects = self._effects[title]
-            held = self._fully_held_fast(title, request, probe)
-            if held and self._title_index[title] not in candidates:
-                free.append(title)
-            elif held:
-                # Every cell is held throughout, so any relevant blocker makes it unfree.
-                if not any(
-                    effect.role != _HELD and (level == 2 or not allow_contested)
-                    for effect, level in _iter_relevant(effects, request, as_of_ord, probe)
+                enveloped |= bits
+        # Titles one whole-language, all-episode grant of rights in holds throughout.
+        held = 0
+        if not request.ignore_grant_ids:  # else ignored chains decide, title by title
+            for (exclusive, held_countries, held_leaves, h0, h1), bits in self._wide_bits.items():
+                if (
+                    (exclusive or not request.exclusive)
+                    and h0 <= t0
+                    and t1 <= h1
+                    and held_countries & countries == countries
+                    and held_leaves & leaf_mask == leaf_mask
                 ):
-                    free.append(title)
-            elif _free_everywhere(effects, request, as_of, allow_contested):
-                free.append(title)
-        return free
+                    held |= bits
+        free = enveloped & held & ~candidates  # held and nothing can block them
+        for ti in _bit_indexes(enveloped & ~free):
+            title = self._titles[ti]
+            fully_held = (
+                held >> ti & 1
+                if not request.ignore_grant_ids
+                else self._fully_held_fast(title, request, probe)
+            )
+            if fully_held:
+                # Every cell is held throughout, so any relevant blocker makes it unfree.
+                blockers = self._by_leaf[title][leaves[0]] if len(leaves) == 1 else [
+                    e for e in self._effects[title] if e.role != _HELD
+                ]
+                if not any(
+                    level == 2 or not allow_contested
+                    for _effect, level in _iter_relevant(blockers, request, as_of_ord, probe)
+                ):
+                    free |= 1 << ti
+            elif _free_everywhere(self._effects[title], request, as_of, allow_contested):
+                free |= 1 << ti
+        return [self._titles[ti] for ti in _bit_indexes(free)]
 
     def _fully_held_fast(self, title: str, request: AvailsRequest, probe: tuple) -> bool:
         countries, leaf_mask, t0, t1, _, _ = probe

@@ -827,7 +827,11 @@ def catalog_availability_filter(params):
     try:
         avails_request, allow_contested = services.request_from_params(params)
     except LicensingError as exc:
-        abort(400, description=f"{exc.field}: {exc}")
+        from werkzeug.exceptions import BadRequest
+
+        bad = BadRequest(description=f"{exc.field}: {exc}")
+        bad.data = {"messages": {"query": {k: [v] for k, v in exc.errors.items()}}}
+        raise bad from exc
     ids = services.free_title_ids(avails_request, allow_contested=allow_contested)
     free = index.id_filter(db.session, Title.id, ids)
     return lambda stmt: stmt.where(free)

@@ -172,6 +172,19 @@ def test_rights_in_and_ema_over_the_api(api, world, ema_samples):
     assert api(world.buyer_a).get("/api/v1/rights/export?format=xlsx").status_code == 200
 
 
+def test_catalog_api_takes_the_avails_filter(api, world, create_title):
+    unheld = create_title(world.producer_org)
+    buyer = api(world.buyer_a)
+    found = buyer.get(f"/api/v1/titles?territory=419&media=SVOD&exclusive=1"
+                      f"&from={day(30).isoformat()}&to={day(700).isoformat()}")
+    ids = [t["id"] for t in found.get_json()["items"]]
+    assert world.title.id in ids
+    assert unheld.id not in ids
+    bad = buyer.get("/api/v1/titles?territory=419&media=CINEMA")
+    assert bad.status_code == 400
+    assert _fields(bad) == {"media"}
+
+
 def test_openapi_documents_the_licensing_endpoints(client):
     spec = client.get("/api/v1/openapi.json").get_json()
     for path in ("/api/v1/avails", "/api/v1/titles/{title_id}/avails", "/api/v1/offers",
