@@ -48,7 +48,13 @@ from marketplace.db import utcnow
 from marketplace.extensions import db
 from marketplace.i18n import _l
 from marketplace.jobs import enqueue
-from marketplace.storage import StorageError, fetch_to_path, get_storage, safe_key
+from marketplace.storage import (
+    LocalStorage,
+    StorageError,
+    fetch_to_path,
+    get_storage,
+    safe_key,
+)
 from transcode import rules
 from transcode.domain import Aigc, BuildOptions, Cue, Sidecar, write_ass
 from transcode.models import (
@@ -889,8 +895,20 @@ def watch_screener(screener: Screener, *, by: User) -> str:
             db.session.add(ScreenerView(screener=screener, organization_id=by.organization_id,
                                         user_id=by.id))
             db.session.flush()
-    name = f"{screener.title.original_title}-{screener.code}.mp4"
-    return get_storage().url(screener.storage_key, presigned_seconds(), name)
+    return inline_url(screener)
+
+
+def inline_url(screener: Screener) -> str:
+    """A signed, expiring link a ``<video>`` element can play: S3 signs its own (and
+    serves ranges); local files go through ``transcode.screener_stream``, which checks
+    the same kind of signature and answers range requests."""
+    storage = get_storage()
+    ttl = presigned_seconds()
+    if isinstance(storage, LocalStorage):
+        expires = int(time.time()) + ttl
+        return _link("transcode.screener_stream", screener_id=screener.id, expires=expires,
+                     sig=storage.sign(screener.storage_key, expires))
+    return storage.url(screener.storage_key, ttl)
 
 
 @dataclass
@@ -966,12 +984,12 @@ def _match_languages(wanted: Sequence[str] | None, tracks: Sequence, episodes: S
             raise DeliveryError("languages", _l(
                 "No approved %(language)s subtitles for episode(s) %(episodes)s: approve them "
                 "in Subtitles first, or leave the language out.", language=lang,
-                episodes=_ranges(missing)), status=409)
+                episodes=ranges(missing)), status=409)
         chosen.append(best)
     return list(dict.fromkeys(chosen)), by_language
 
 
-def _ranges(numbers: Sequence[int]) -> str:
+def ranges(numbers: Sequence[int]) -> str:
     """1, 2, 3, 5 -> "1–3, 5"."""
     out, run = [], []
     for n in sorted(numbers):

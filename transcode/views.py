@@ -20,6 +20,7 @@ from flask import (
     redirect,
     render_template,
     request,
+    send_file,
     url_for,
 )
 from flask_login import current_user
@@ -38,6 +39,7 @@ from marketplace.policy import (
     scoped,
     verified_required,
 )
+from marketplace.storage import LocalStorage, get_storage
 from transcode import services
 from transcode.models import (
     DeliveryPackage,
@@ -387,6 +389,27 @@ def screener(title_id: int):
                            has_video=bool(episodes or title.trailer))
 
 
+@bp.get("/screeners/<int:screener_id>/stream")
+def screener_stream(screener_id: int):
+    """The screener for a ``<video>`` element, with range requests, for a link signed by
+    :func:`services.inline_url` (local storage; S3 links go to S3 directly)."""
+    storage = get_storage()
+    item = db.session.get(Screener, screener_id)
+    if item is None or not item.ready or not isinstance(storage, LocalStorage):
+        abort(404)
+    try:
+        expires = int(request.args.get("expires", "0"))
+    except ValueError:
+        abort(400)
+    if not storage.verify(item.storage_key, expires, request.args.get("sig", "")):
+        abort(403, description=str(_l("This link is invalid or has expired; reload the page.")))
+    response = send_file(storage.local_path(item.storage_key), mimetype="video/mp4",
+                         conditional=True, max_age=0)
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
 @bp.get("/screeners/<int:screener_id>/status.json")
 @login_required
 def screener_status(screener_id: int):
@@ -463,8 +486,10 @@ def package(package_id: int):
         links = {f.id: services.file_url(f.storage_key, f.path.rsplit("/", 1)[-1])
                  for f in item.files}
     producer = current_user.is_admin or item.producer_org_id == current_user.organization_id
-    return render_template("transcode/package.html", package=item, links=links,
-                           producer=producer,
+    order = {k: i for i, k in enumerate(("video", "subtitles", "metadata", "artwork", "manifest"))}
+    files = sorted(item.files, key=lambda f: (order.get(f.kind, 9), f.path))
+    return render_template("transcode/package.html", package=item, links=links, files=files,
+                           producer=producer, missing=services.ranges(item.missing_episodes),
                            expires_minutes=services.presigned_seconds() // 60)
 
 

@@ -82,6 +82,13 @@ def test_screener_watermarked_viewed_and_seen_by_the_producer(
     assert match, page
     video = tmp_path / "screener.mp4"
     video.write_bytes(_download(client, match.group(1)))
+    # The player's link is signed and expiring, and answers range requests (seeking).
+    ranged = client.get(unescape(match.group(1)), headers={"Range": "bytes=0-99"})
+    assert ranged.status_code == 206
+    assert len(ranged.get_data()) == 100
+    assert ranged.mimetype == "video/mp4"
+    forged = re.sub(r"sig=[0-9a-f]+", "sig=" + "0" * 64, unescape(match.group(1)))
+    assert client.get(forged).status_code == 403
     # The mark is there: its box differs clearly from the same frame rendered without it.
     report = verify_watermark(str(video), str(media["video"]), BUILTIN_PROFILES["screener"],
                               screener.watermark_text)
