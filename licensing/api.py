@@ -20,7 +20,7 @@ from catalog import access
 from catalog.models import Title
 from licensing import domain, ema, index, present, services
 from licensing.models import Deal, FeeModel, Inquiry, Offer, RightsGrant, Trigger
-from licensing.terms import LicensingError, Terms, parse_fee, parse_terms
+from licensing.terms import LicensingError, Terms, parse_offer, parse_terms
 from marketplace.api import problem
 from marketplace.extensions import db
 from marketplace.i18n import _
@@ -486,23 +486,6 @@ class InquiryMessages(MethodView):
 # --------------------------------------------------------------------------- offers
 
 
-def _parse_offer_body(data: dict[str, Any]):
-    """Terms and fee together, so one call reports every bad field."""
-    errors: dict[str, str] = {}
-    terms = fee = None
-    try:
-        terms = parse_terms(data)
-    except LicensingError as exc:
-        errors.update(exc.errors)
-    try:
-        fee = parse_fee(data.get("fee") or {}, data.get("instalments"))
-    except LicensingError as exc:
-        errors.update(exc.errors)
-    if errors:
-        raise LicensingError.collected(errors)
-    return terms, fee
-
-
 @blp.route("/offers")
 class Offers(MethodView):
     @login_required
@@ -521,7 +504,7 @@ class Offers(MethodView):
         """Make an offer (verified buyers, published titles). The engine checks it: 409
         with the conflict and what is free instead when the rights are not available;
         contested rights are accepted with ``check.status = contested``."""
-        terms, fee = _parse_offer_body(data)
+        terms, fee = parse_offer(data)
         inquiry = (owned_or_404(Inquiry, data["inquiry_id"], *PARTIES)
                    if data.get("inquiry_id") else None)
         offer, v = services.make_offer(data["title_id"], terms, fee, by=current_user,
@@ -557,7 +540,7 @@ class OfferCounter(MethodView):
     def post(self, data, offer_id: int):
         """Propose new terms when it is your turn; earlier rounds stay in the history."""
         offer = owned_or_404(Offer, offer_id, *PARTIES)
-        terms, fee = _parse_offer_body(data)
+        terms, fee = parse_offer(data)
         _rnd, v = services.counter_offer(offer, terms, fee, by=current_user,
                                          expires_on=data["expires_on"],
                                          message=data.get("message"))

@@ -638,13 +638,7 @@ def _fee_json(fee: Fee) -> dict[str, Any]:
 
 
 def round_fee_json(r: OfferRound) -> dict[str, Any]:
-    return {"model": r.fee_model, "currency": r.currency, "flat_fee_minor": r.flat_fee_minor,
-            "minimum_guarantee_minor": r.minimum_guarantee_minor,
-            "revenue_share_bp": r.revenue_share_bp,
-            "instalments": [{"trigger": i.trigger, "percent_bp": i.percent_bp,
-                             "amount_minor": i.amount_minor,
-                             "due_on": i.due_on.isoformat() if i.due_on else None}
-                            for i in r.instalments]}
+    return _fee_json(_fee_of_round(r))
 
 
 def _new_round(offer: Offer, number: int, terms: Terms, fee: Fee, *, by: User,

@@ -481,3 +481,23 @@ def parse_fee(data: Mapping[str, Any], instalments: Any) -> Fee:
 def _blank_instalment(item: Any) -> bool:
     return isinstance(item, Mapping) and all(
         item.get(k) in (None, "") for k in ("percent", "percent_bp", "amount", "amount_minor"))
+
+
+def parse_offer(data: Mapping[str, Any]) -> tuple[Terms, Fee]:
+    """Terms and fee of an offer or a counter-offer together, so that one submission
+    reports every bad field at once."""
+    errors: dict[str, str] = {}
+    terms = fee = None
+    try:
+        terms = parse_terms(data)
+    except LicensingError as exc:
+        errors.update(exc.errors)
+    try:
+        fee = parse_fee(data.get("fee") or {}, data.get("instalments"))
+    except LicensingError as exc:
+        errors.update(exc.errors)
+    if errors:
+        raise LicensingError.collected(errors)
+    assert terms is not None
+    assert fee is not None
+    return terms, fee

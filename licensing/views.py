@@ -38,7 +38,14 @@ from licensing.models import (
     RightsGrant,
     Trigger,
 )
-from licensing.terms import LicensingError, Terms, parse_date, parse_fee, parse_terms
+from licensing.terms import (
+    FieldErrors,
+    LicensingError,
+    Terms,
+    parse_date,
+    parse_offer,
+    parse_terms,
+)
 from marketplace import audit
 from marketplace.extensions import db
 from marketplace.i18n import _
@@ -174,12 +181,14 @@ def payload_from_round(rnd) -> dict[str, Any]:
 def default_offer_payload(args) -> dict[str, Any]:
     """A fresh offer form, prefilled from an avails check's parameters when given."""
     start = args.get("from") or date(services.today().year + 1, 1, 1).isoformat()
+    end = args.get("to") or (services.add_years(date.fromisoformat(start), 3).isoformat()
+                             if _is_date(start) else "")
     return {"media": args.getlist("media") or ["SVOD"],
             "territories": args.getlist("territory"),
             "territories_excluded": args.getlist("exclude"),
             "languages": ", ".join(args.getlist("rights_language")),
             "episodes": {"first": "", "last": ""},
-            "term": {"start": start, "end": args.get("to") or ""},
+            "term": {"start": start, "end": end},
             "exclusive": args.get("exclusive", "1"), "may_sublicense": "", "holdbacks": [],
             "fee": {"model": "flat", "currency": "USD", "flat_fee": "",
                     "minimum_guarantee": "", "revenue_share": ""},
@@ -200,20 +209,13 @@ def _market_events():
 def _parse_offer(payload: dict[str, Any]) -> tuple[Terms, Any, date | None]:
     """Terms, fee and expiry together, so one submission reports every bad field."""
     errors: dict[str, str] = {}
-    terms = fee = None
-    try:
-        terms = parse_terms(payload)
-    except LicensingError as exc:
-        errors.update(exc.errors)
-    try:
-        fee = parse_fee(payload.get("fee") or {}, payload.get("instalments"))
-    except LicensingError as exc:
-        errors.update(exc.errors)
-    from licensing.terms import FieldErrors
-
     expiry_errors = FieldErrors()
     expires_on = parse_date(payload.get("expires_on"), "expires_on", expiry_errors,
                             required=True)
+    try:
+        terms, fee = parse_offer(payload)
+    except LicensingError as exc:
+        errors.update(exc.errors)
     errors.update(expiry_errors)
     if errors:
         raise LicensingError.collected(errors)
@@ -414,8 +416,6 @@ def _save_rights(row: RightsGrant | None):
         .order_by(Title.original_title)).all()
     try:
         terms = parse_terms(values)
-        from licensing.terms import FieldErrors
-
         errs = FieldErrors()
         reverted_on = parse_date(values["reverted_on"], "reverted_on", errs)
         errs.raise_any()
@@ -792,8 +792,6 @@ def sign(deal_id: int):
 @producer_required
 def revert(deal_id: int):
     item = owned_or_404(Deal, deal_id, *PARTY_COLUMNS)
-    from licensing.terms import FieldErrors
-
     errs = FieldErrors()
     on = parse_date(request.form.get("reverted_on"), "reverted_on", errs, required=True)
     try:
