@@ -311,3 +311,28 @@ def test_package_refuses_what_it_cannot_deliver(signed_deal, tiny_fast):
     with pytest.raises(services.DeliveryError, match="video profile"):
         services.package_for_deal(deal.id, "stills")
     db.session.rollback()
+
+
+def test_signature_prepares_the_delivery_when_configured(app, world, make_offer, store_asset,
+                                                         media, jobs, monkeypatch):
+    from licensing import services as licensing
+
+    monkeypatch.setitem(app.config, "PDX_TRANSCODE_DELIVER_ON_SIGNATURE", 1)
+    for ep in world.title.episodes:
+        store_asset(world.title, media["video"], episode=ep)
+    offer = make_offer(world.buyer_a, world.title, languages=None)
+    deal = licensing.accept_offer(offer.id, by=world.producer)
+    db.session.commit()
+    licensing.sign_deal(deal.id, by=world.producer, name="Z", ip=None)
+    db.session.commit()
+    assert "transcode.prepare_delivery" not in jobs.names()  # one signature is not enough
+    licensing.sign_deal(deal.id, by=world.buyer_a, name="L", ip=None)
+    db.session.commit()
+    assert jobs.names().count("transcode.prepare_delivery") == 1
+    name, args, _kwargs = next(j for j in jobs.pending if j[0] == "transcode.prepare_delivery")
+    package_id = app.extensions["celery"].tasks[name].apply(args=args).get()
+    package = db.session.get(DeliveryPackage, package_id)
+    assert package.deal_id == deal.id
+    assert package.profile_name == "upload_mp4"
+    assert package.status == "assembling"
+    assert jobs.names().count("transcode.run_job") == 4  # queued for the workers

@@ -61,6 +61,7 @@ def test_job_runs_stores_checksummed_outputs_and_is_idempotent(app, adhoc, media
     assert job.result["labels"]["explicit_expected"] is True
     assert abs(job.result["loudness"]["integrated"] + 14) <= 1  # -14 LUFS, two passes
     (out,) = _outputs(job.id)
+    key = out.storage_key
     assert out.path == "E001.tiny_mp4.mp4"
     assert out.storage_key == f"{job.storage_prefix}/E001.tiny_mp4.mp4"
     data = b"".join(get_storage().iter_bytes(out.storage_key))
@@ -79,7 +80,7 @@ def test_job_runs_stores_checksummed_outputs_and_is_idempotent(app, adhoc, media
     db.session.commit()
     run_jobs()
     assert db.session.get(TranscodeJob, job.id).status == JobStatus.SUCCEEDED
-    assert [o.storage_key for o in _outputs(job.id)] == [out.storage_key]
+    assert [o.storage_key for o in _outputs(job.id)] == [key]
     total = db.session.scalar(select(func.count()).select_from(JobOutput).where(
         JobOutput.storage_key.like(f"{job.storage_prefix}/%")))
     assert total == 1
