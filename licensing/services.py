@@ -527,6 +527,17 @@ def _lock_title(title_id: int) -> None:
     forget_cached_grants()
 
 
+def _locked(model, ident: int, by: User, missing: str):
+    """An offer or deal, read again after taking its title's lock, and the acting user
+    (ending the read-only transaction expires what was loaded before)."""
+    title_id = db.session.scalar(select(model.title_id).where(model.id == ident))
+    if title_id is None:
+        raise LicensingError("id", missing, status=404)
+    by_id = by.id
+    _lock_title(title_id)
+    return db.session.get(model, ident), db.session.get(User, by_id)
+
+
 # --------------------------------------------------------------------------- notifications
 
 
@@ -851,13 +862,7 @@ def accept_offer(offer_id: int, *, by: User, ip: str | None = None) -> Deal:
     anything. Raises LicensingError (409) when the rights were taken meanwhile, naming
     what is free instead, or when the offer expired.
     """
-    title_id = db.session.scalar(select(Offer.title_id).where(Offer.id == offer_id))
-    if title_id is None:
-        raise LicensingError("offer_id", _("No such offer."), status=404)
-    by_id = by.id
-    _lock_title(title_id)
-    by = db.session.get(User, by_id)
-    offer = db.session.get(Offer, offer_id)
+    offer, by = _locked(Offer, offer_id, by, _("No such offer."))
     side = _require_responder(offer, by)
     day = today()
     rnd = offer.round
@@ -938,13 +943,7 @@ def sign_deal(deal_id: int, *, by: User, name: str, ip: str | None) -> DealSigna
     name = (name or "").strip()
     if not name:
         raise LicensingError("name", _("Type your full name to sign."))
-    title_id = db.session.scalar(select(Deal.title_id).where(Deal.id == deal_id))
-    if title_id is None:
-        raise LicensingError("deal_id", _("No such deal."), status=404)
-    by_id = by.id
-    _lock_title(title_id)
-    by = db.session.get(User, by_id)
-    deal = db.session.get(Deal, deal_id)
+    deal, by = _locked(Deal, deal_id, by, _("No such deal."))
     side = _party_side(deal, by)
     if deal.status != DealStatus.PENDING_SIGNATURE:
         raise LicensingError("status", _("This deal is %(status)s; it is not waiting for "
