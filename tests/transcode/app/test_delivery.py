@@ -336,3 +336,31 @@ def test_signature_prepares_the_delivery_when_configured(app, world, make_offer,
     assert package.profile_name == "upload_mp4"
     assert package.status == "assembling"
     assert jobs.names().count("transcode.run_job") == 4  # queued for the workers
+
+
+def test_hls_delivery_carries_subtitle_renditions(signed_deal, buyer_profile, run_jobs):
+    world, deal = signed_deal.world, signed_deal.deal
+    hls = {"name": "tiny_hls", "container": "hls",
+           "video": {"codec": "h264", "width": 180, "height": 320, "profile": "high",
+                     "preset": "superfast", "gop_seconds": 1},
+           "audio": {"codec": "aac", "bitrate_kbps": 64},
+           "subtitles": {"mode": "sidecar"},
+           "ai_label": {"explicit": False, "implicit": True},
+           "hls": {"rungs": [{"width": 90, "height": 160, "video_kbps": 100, "audio_kbps": 64},
+                             {"width": 180, "height": 320, "video_kbps": 300,
+                              "audio_kbps": 64}], "segment_seconds": 1},
+           "faststart": False}
+    buyer_profile(world.buyer_a.organization, world.buyer_a, **hls)
+    package = services.package_for_deal(deal.id, "tiny_hls", by=world.producer)
+    db.session.commit()
+    run_jobs()
+    package = db.session.get(DeliveryPackage, package.id)
+    assert package.status == "ready", package.error
+    paths = {f.path for f in package.files}
+    for lang in ("en", "zh-Hans"):
+        assert f"video/E001.tiny_hls/subs_{lang}/index.m3u8" in paths
+        assert f"video/E001.tiny_hls/subs_{lang}/{lang}.vtt" in paths
+    assert "video/E003.tiny_hls/master.m3u8" in paths
+    assert "video/E003.tiny_hls/aigc.json" in paths
+    assert any(p.startswith("video/E002.tiny_hls/180x320_300k/seg_") for p in paths)
+    assert "subtitles/E001.en.vtt" in paths  # and as files beside the videos
