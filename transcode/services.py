@@ -504,8 +504,9 @@ def run_job(job_id: int, *, hostname: str) -> RunOutcome:
                  job.source_key, job.source_name)
     db.session.commit()
     monitor = _Monitor(job_id, attempt)
-    workdir = _work_dir(job_id)
-    shutil.rmtree(workdir, ignore_errors=True)  # what a killed attempt left behind
+    workdir = _work_dir(job_id) / f"attempt-{attempt}"
+    # What killed attempts left behind; a live earlier attempt lost the job anyway.
+    shutil.rmtree(workdir.parent, ignore_errors=True)
     uploaded: list[str] = []
     try:
         workdir.mkdir(parents=True)
@@ -520,14 +521,11 @@ def run_job(job_id: int, *, hostname: str) -> RunOutcome:
         except OSError as exc:
             raise _Retryable(str(_l("Local disk: %(error)s", error=str(exc)))) from exc
     except _Retryable as exc:
-        _delete_keys(uploaded)
-        return _fail(spec, exc.reason, exc.log_tail, retryable=True)
+        return _fail(spec, exc.reason, exc.log_tail, retryable=True, uploaded=uploaded)
     except _Cancelled:
-        _delete_keys(uploaded)
-        return _finish_lost(spec, [])
+        return _finish_lost(spec, uploaded)
     except _Failed as exc:
-        _delete_keys(uploaded)
-        return _fail(spec, exc.reason, exc.log_tail, retryable=exc.retryable)
+        return _fail(spec, exc.reason, exc.log_tail, retryable=exc.retryable, uploaded=uploaded)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
     return _succeed(spec, rows, result, uploaded)
@@ -675,18 +673,22 @@ def _succeed(spec: _Spec, rows: list[dict], result, uploaded: list[str]) -> RunO
 
 
 def _finish_lost(spec: _Spec, uploaded: list[str]) -> RunOutcome:
-    """The job was cancelled, or re-queued for another worker, while this one ran."""
+    """The job was cancelled, or re-queued for another worker, while this one ran. A
+    cancelled job keeps nothing; a job another worker took over keeps what that worker
+    writes under the same keys, so this one deletes nothing then."""
     db.session.expire_all()
     job = db.session.get(TranscodeJob, spec.job_id)
     if job is None or job.status == JobStatus.CANCELLED:
-        _delete_keys(uploaded)  # a cancelled job keeps nothing
+        _delete_keys(uploaded)
     return RunOutcome(job.status if job else "gone")
 
 
-def _fail(spec: _Spec, reason: str, log_tail: str, *, retryable: bool) -> RunOutcome:
+def _fail(spec: _Spec, reason: str, log_tail: str, *, retryable: bool,
+          uploaded: list[str] = ()) -> RunOutcome:
     job = _current(spec)
     if job is None:
-        return _finish_lost(spec, [])
+        return _finish_lost(spec, list(uploaded))
+    _delete_keys(uploaded)  # half a set of outputs is no output
     job.error = reason[:1000]
     job.log_tail = (log_tail or "")[-4000:] or None
     job.retryable = retryable

@@ -272,3 +272,28 @@ def test_missing_source_fails_clearly(app, adhoc, media, run_jobs):
     job = db.session.get(TranscodeJob, job.id)
     assert job.status == JobStatus.FAILED
     assert "no longer in storage" in job.error
+
+
+def test_a_worker_that_lost_its_job_records_and_deletes_nothing(app, adhoc, media, monkeypatch,
+                                                               run_jobs):
+    """Worker A was silent too long; the reaper gave the job to worker B, which runs it
+    under the same keys. When A comes back it must neither record its outputs nor delete
+    the files B writes."""
+    job = adhoc(media["video"])
+    job_id = job.id
+    real_upload = services._upload
+
+    def taken_over_during_upload(spec, out_dir, result, monitor, uploaded):
+        rows = real_upload(spec, out_dir, result, monitor, uploaded)
+        db.session.execute(services.update(TranscodeJob).where(TranscodeJob.id == job_id)
+                           .values(attempts=TranscodeJob.attempts + 1, worker="celery@b"))
+        db.session.commit()
+        return rows
+
+    monkeypatch.setattr(services, "_upload", taken_over_during_upload)
+    assert run_jobs() == ["running"]
+    job = db.session.get(TranscodeJob, job_id)
+    assert job.worker == "celery@b"
+    assert job.attempts == 2
+    assert _outputs(job_id) == []
+    assert get_storage().exists(f"{job.storage_prefix}/E001.tiny_fast.mp4")
