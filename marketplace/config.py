@@ -46,6 +46,7 @@ def defaults(instance_path: str) -> dict:
         "TRANSLATION_TIMEOUT": 60,
         "CATALOG_LIST_CACHE_SECONDS": 2,  # API title lists, per process; 0 turns it off
         "TOKEN_CACHE_SECONDS": 10,  # how long a process trusts a verified API token
+        "LICENSING_SIGN_DAYS": 30,  # an accepted offer holds its rights this long unsigned
         "LOGIN_MAX_FAILURES": 5,
         "LOGIN_LOCK_MINUTES": 15,
         "SESSION_HOURS": 12,
@@ -54,7 +55,7 @@ def defaults(instance_path: str) -> dict:
     }
 
 
-_INT_KEYS = {"TOKEN_CACHE_SECONDS", "CATALOG_LIST_CACHE_SECONDS", "TRANSLATION_TIMEOUT", "S3_MULTIPART_CHUNK_MB", "PRESIGNED_URL_SECONDS", "MAX_UPLOAD_MB",
+_INT_KEYS = {"LICENSING_SIGN_DAYS", "TOKEN_CACHE_SECONDS", "CATALOG_LIST_CACHE_SECONDS", "TRANSLATION_TIMEOUT", "S3_MULTIPART_CHUNK_MB", "PRESIGNED_URL_SECONDS", "MAX_UPLOAD_MB",
              "LOGIN_MAX_FAILURES", "LOGIN_LOCK_MINUTES", "SESSION_HOURS"}
 
 

@@ -25,7 +25,8 @@ def _targets(tmp_path):
             conn.execute(text("CREATE SCHEMA migcheck"))
         engine.dispose()
         sep = "&" if "?" in base else "?"
-        yield f"{base}{sep}options=-csearch_path%3Dmigcheck"
+        # public stays on the path: extensions such as pg_trgm live there.
+        yield f"{base}{sep}options=-csearch_path%3Dmigcheck,public"
 
 
 def _include(obj, name, type_, reflected, compare_to):
