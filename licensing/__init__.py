@@ -21,7 +21,13 @@ def init_app(app: Flask) -> None:
     from licensing.services import deal_access
     from marketplace.api import register
     from marketplace.i18n import _l
-    from marketplace.web import NavItem, add_dashboard_panel, add_demo_loader, add_nav
+    from marketplace.web import (
+        NavItem,
+        add_dashboard_panel,
+        add_demo_loader,
+        add_nav,
+        add_title_section,
+    )
 
     if not _hooks_installed:
         index.install_session_hooks()
@@ -34,6 +40,7 @@ def init_app(app: Flask) -> None:
     add_nav(app, NavItem(_l("Deals"), "licensing.deals", kinds=("producer", "distributor"),
                          order=30))
     add_dashboard_panel(app, views.dashboard_panel)
+    add_title_section(app, views.title_section)
     add_demo_loader(app, load_demo)
     register_filter_provider(app, views.catalog_availability_filter)
     app.extensions.setdefault("pdx_catalog_deal_access", []).append(deal_access)

@@ -24,6 +24,7 @@ from flask import (
     url_for,
 )
 from flask_login import current_user
+from markupsafe import Markup
 from sqlalchemy import case, func, select
 
 from catalog import access
@@ -312,6 +313,17 @@ def _title_grid(title: Title, args):
     answer = avails.check(avails_request)
     visible = _visible_for(avails.by_id)
     return grid.build_grid(answer, expand=args.get("expand"), visible=visible), params, avails
+
+
+def title_section(title: Title):
+    """The avails grid on the catalog's title page: this year's picture at a glance."""
+    if title.status != "published":
+        return None
+    picture, params, _avails = _title_grid(title, {})
+    can_deal = (current_user.organization.kind == "distributor"
+                and current_user.organization.is_verified)
+    return Markup(render_template("licensing/_title_section.html", title=title, grid=picture,
+                                  params=params, can_deal=can_deal))
 
 
 @bp.get("/avails/titles/<int:title_id>")

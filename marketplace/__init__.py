@@ -45,6 +45,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["pdx_nav"] = []
     app.extensions["pdx_demo"] = []
     app.extensions["pdx_dashboard"] = []  # callables(user) -> Markup | None
+    app.extensions["pdx_title_sections"] = []  # callables(title) -> Markup | None
     web.init_app(app)
     notifications.init_app(app)
     cli.init_app(app)

@@ -52,6 +52,20 @@ def add_dashboard_panel(app: Flask, panel) -> None:
     app.extensions["pdx_dashboard"].append(panel)
 
 
+def add_title_section(app: Flask, section) -> None:
+    """``section(title)`` returns HTML for a card on the catalog's title page, or None.
+
+    How other contexts add to the title page (licensing: the avails grid) without the
+    catalog knowing them.
+    """
+    app.extensions["pdx_title_sections"].append(section)
+
+
+def title_sections(title) -> list:
+    return [html for section in current_app.extensions["pdx_title_sections"]
+            if (html := section(title))]
+
+
 def visible_nav() -> list[NavItem]:
     items = []
     for item in current_app.extensions["pdx_nav"]:
@@ -127,6 +141,7 @@ def health():
 
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
+    app.jinja_env.globals["title_sections"] = title_sections
 
     @app.context_processor
     def inject_nav():
