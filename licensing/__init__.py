@@ -26,6 +26,7 @@ def init_app(app: Flask) -> None:
         add_dashboard_panel,
         add_demo_loader,
         add_nav,
+        add_catalog_filter_fields,
         add_title_section,
     )
 
@@ -41,6 +42,7 @@ def init_app(app: Flask) -> None:
                          order=30))
     add_dashboard_panel(app, views.dashboard_panel)
     add_title_section(app, views.title_section)
+    add_catalog_filter_fields(app, views.catalog_filter_fields)
     add_demo_loader(app, load_demo)
     register_filter_provider(app, views.catalog_availability_filter)
     app.extensions.setdefault("pdx_catalog_deal_access", []).append(deal_access)

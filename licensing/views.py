@@ -315,6 +315,11 @@ def _title_grid(title: Title, args):
     return grid.build_grid(answer, expand=args.get("expand"), visible=visible), params, avails
 
 
+def catalog_filter_fields():
+    """The availability inputs of the catalog's filter form (read by the filter provider)."""
+    return Markup(render_template("licensing/_catalog_filters.html"))
+
+
 def title_section(title: Title):
     """The avails grid on the catalog's title page: this year's picture at a glance."""
     if title.status != "published":

@@ -46,6 +46,7 @@ def create_app(config: dict | None = None) -> Flask:
     app.extensions["pdx_demo"] = []
     app.extensions["pdx_dashboard"] = []  # callables(user) -> Markup | None
     app.extensions["pdx_title_sections"] = []  # callables(title) -> Markup | None
+    app.extensions["pdx_catalog_filter_fields"] = []  # callables() -> Markup | None
     web.init_app(app)
     notifications.init_app(app)
     cli.init_app(app)

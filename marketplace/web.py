@@ -61,6 +61,16 @@ def add_title_section(app: Flask, section) -> None:
     app.extensions["pdx_title_sections"].append(section)
 
 
+def add_catalog_filter_fields(app: Flask, fields) -> None:
+    """``fields()`` returns HTML inputs for the catalog's filter form (licensing: availability)."""
+    app.extensions["pdx_catalog_filter_fields"].append(fields)
+
+
+def catalog_filter_fields() -> list:
+    return [html for fields in current_app.extensions["pdx_catalog_filter_fields"]
+            if (html := fields())]
+
+
 def title_sections(title) -> list:
     return [html for section in current_app.extensions["pdx_title_sections"]
             if (html := section(title))]
@@ -142,6 +152,7 @@ def health():
 def init_app(app: Flask) -> None:
     app.register_blueprint(bp)
     app.jinja_env.globals["title_sections"] = title_sections
+    app.jinja_env.globals["catalog_filter_fields"] = catalog_filter_fields
 
     @app.context_processor
     def inject_nav():
