@@ -23,10 +23,10 @@ def init_app(app: Flask) -> None:
     from marketplace.i18n import _l
     from marketplace.web import (
         NavItem,
+        add_catalog_filter_fields,
         add_dashboard_panel,
         add_demo_loader,
         add_nav,
-        add_catalog_filter_fields,
         add_title_section,
     )
 
