@@ -297,3 +297,42 @@ def test_a_worker_that_lost_its_job_records_and_deletes_nothing(app, adhoc, medi
     assert job.attempts == 2
     assert _outputs(job_id) == []
     assert get_storage().exists(f"{job.storage_prefix}/E001.tiny_fast.mp4")
+
+
+@pytest.fixture
+def s3_storage(app, monkeypatch):
+    """S3Storage against moto's server on loopback, as the app's storage."""
+    from moto.server import ThreadedMotoServer
+
+    from marketplace.storage import S3Storage
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    storage = S3Storage("pdx-transcode-test", endpoint_url=f"http://{host}:{port}",
+                        access_key_id="test", secret_access_key="test")
+    storage.ensure_bucket()
+    monkeypatch.setitem(app.extensions, "pdx_storage", storage)
+    try:
+        yield storage
+    finally:
+        server.stop()
+
+
+def test_jobs_and_screeners_on_s3(app, s3_storage, world, store_asset, media, run_jobs):
+    """The source comes down from S3 to a scratch file; outputs go up; the screener
+    player gets S3's own presigned link."""
+    asset = store_asset(world.title, media["video"], episode=world.title.episodes[0])
+    assert s3_storage.local_path(asset.storage_key) is None
+    screener = services.request_screener(world.title.id, by=world.buyer_a)
+    db.session.commit()
+    run_jobs()
+    db.session.refresh(screener)
+    assert screener.ready, screener.job.error
+    (out,) = _outputs(screener.job_id)
+    data = b"".join(s3_storage.iter_bytes(out.storage_key))
+    assert hashlib.sha256(data).hexdigest() == out.sha256
+    url = services.watch_screener(screener, by=world.buyer_a)
+    assert url.startswith("http://127.0.0.1:")
+    assert "X-Amz-Signature=" in url
+    assert "X-Amz-Expires=3600" in url
