@@ -78,3 +78,25 @@ def test_every_interface_string_is_translated_to_chinese(package):
         if not translated:
             missing.append(msgid)
     assert not missing, f"untranslated in {package}: {missing[:10]} (run `pdx i18n update`)"
+
+
+def test_catalogs_agree_where_they_share_a_string():
+    """Flask-Babel merges the contexts' catalogs, so a string translated two ways would
+    show one context's wording on another's pages."""
+    from babel.messages.pofile import read_po
+
+    seen: dict[str, tuple[str, str]] = {}
+    clashes = []
+    for package in CONTEXT_PACKAGES:
+        po = PROJECT_ROOT / package / "translations" / "zh_Hans" / "LC_MESSAGES" / "messages.po"
+        if not po.exists():
+            continue
+        with po.open("rb") as fh:
+            for message in read_po(fh):
+                if not message.id or not isinstance(message.id, str) or not message.string:
+                    continue
+                first = seen.setdefault(message.id, (package, message.string))
+                if first[1] != message.string:
+                    clashes.append(f"{message.id!r}: {first[0]} {first[1]!r} vs "
+                                   f"{package} {message.string!r}")
+    assert not clashes, "translate these the same way everywhere:\n" + "\n".join(clashes)
