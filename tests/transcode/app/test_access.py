@@ -140,3 +140,19 @@ def test_unverified_buyers_and_strangers(scene, client, api, login):
     resp = anonymous.get(f"/deliveries/{ids['package']}")
     assert resp.status_code == 302
     assert "/login" in resp.headers["Location"]
+
+
+def test_dashboard_and_pages_for_every_kind_of_user(scene, client, login, create_user,
+                                                    csrf_token):
+    users = [scene.world.admin, scene.world.producer, scene.world.buyer_a,
+             create_user(kind="festival"), scene.world.unverified]
+    for user in users:
+        login(user)
+        for path in ("/dashboard", "/transcode/jobs", "/transcode/profiles", "/deliveries",
+                     "/screeners"):
+            assert client.get(path).status_code == 200, (user.organization.kind, path)
+        client.post("/logout", data={"csrf_token": csrf_token("/dashboard")})
+    login(scene.world.admin)
+    page = client.get("/dashboard").get_data(as_text=True)
+    assert "Deliveries and screeners" in page
+    assert client.get(f"/deliveries/{scene.ids['package']}").status_code == 200
