@@ -26,6 +26,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import lru_cache
 
 from flask import Flask, current_app
 from sqlalchemy import Select, column, exists, func, literal_column, or_, select, table
@@ -113,6 +114,13 @@ def _fts_phrase(word: str) -> str:
     return '"' + word.replace('"', '""') + '"'
 
 
+def _one_of(column, values: Sequence):
+    """``column IN values``, as ``=`` for one value: an IN list is expanded into the SQL
+    on every execution, an equality is bound once in the cached statement."""
+    values = list(values)
+    return column == values[0] if len(values) == 1 else column.in_(values)
+
+
 def build_select(q: CatalogQuery, dialect: str, *, skip: str | None = None) -> tuple[Select, object]:
     """The filtered select of published titles and the rank expression (or None).
 
@@ -140,20 +148,20 @@ def build_select(q: CatalogQuery, dialect: str, *, skip: str | None = None) -> t
             rank = -func.word_similarity(" ".join(words), Title.search_text)
     if q.genres and skip != "genre":
         stmt = stmt.where(exists().where(TitleGenre.title_id == Title.id,
-                                         TitleGenre.genre.in_(q.genres)))
+                                         _one_of(TitleGenre.genre, q.genres)))
     if q.languages and skip != "language":
         langs = list(q.languages)
         stmt = stmt.where(or_(
-            Title.original_language.in_(langs),
+            _one_of(Title.original_language, langs),
             exists().where(TitleLocalization.title_id == Title.id,
-                           TitleLocalization.language.in_(langs)),
-            exists().where(MediaAsset.title_id == Title.id, MediaAsset.language.in_(langs),
-                           MediaAsset.kind.in_(("subtitle", "dub_audio"))),
+                           _one_of(TitleLocalization.language, langs)),
+            exists().where(MediaAsset.title_id == Title.id, _one_of(MediaAsset.language, langs),
+                           or_(MediaAsset.kind == "subtitle", MediaAsset.kind == "dub_audio")),
         ))
     if q.involvement and skip != "involvement":
-        stmt = stmt.where(Title.ai_involvement.in_(q.involvement))
+        stmt = stmt.where(_one_of(Title.ai_involvement, q.involvement))
     if q.years and skip != "year":
-        stmt = stmt.where(Title.year.in_(q.years))
+        stmt = stmt.where(_one_of(Title.year, q.years))
     if skip != "episodes":
         if q.episodes_min is not None:
             stmt = stmt.where(Title.episode_count >= q.episodes_min)
@@ -174,6 +182,24 @@ def _ordered(q: CatalogQuery, stmt: Select, rank) -> Select:
 
 def statements(q: CatalogQuery, dialect: str) -> tuple[Select, Select]:
     """The two statements a search issues: the page of titles and the total count."""
+    if not q.extra_filters:
+        try:
+            return _cached_statements(q, dialect)
+        except TypeError:  # a caller passed a list where a tuple belongs: unhashable
+            pass
+    return _statements(q, dialect)
+
+
+@lru_cache(maxsize=512)
+def _cached_statements(q: CatalogQuery, dialect: str) -> tuple[Select, Select]:
+    # Statements are immutable, and one built once keeps its SQL cache key memoized:
+    # building a select and deriving its key cost more than SQLite takes to answer a
+    # selective search. Only queries without extra filters are kept (a query's hash
+    # leaves its filters out, and they are callables anyway).
+    return _statements(q, dialect)
+
+
+def _statements(q: CatalogQuery, dialect: str) -> tuple[Select, Select]:
     stmt, rank = build_select(q, dialect)
     per_page = max(1, min(q.per_page, MAX_PER_PAGE))
     page = max(1, q.page)

@@ -119,6 +119,18 @@ def test_extra_filters_narrow_the_same_query(app, shelf):
     assert _ids(search_titles(CatalogQuery(text="霸总", extra_filters=(only_b,)))) == []
 
 
+def test_remembered_statements_never_stand_in_for_filtered_ones(app, shelf):
+    # Queries equal but for their filters hash alike: the one without filters is kept
+    # for reuse, and must not answer for the one with them (or the other way round).
+    only_b = lambda stmt: stmt.where(Title.id == shelf["b"].id)  # noqa: E731
+    query = CatalogQuery(genres=("revenge", "romance"), per_page=5)
+    assert len(search_titles(query).items) == 3
+    assert _ids(search_titles(CatalogQuery(genres=("revenge", "romance"), per_page=5,
+                                           extra_filters=(only_b,)))) == [shelf["b"].id]
+    assert len(search_titles(query).items) == 3
+    assert search_titles(CatalogQuery(genres=["romance"])).total == 2  # a list: unhashable
+
+
 def test_registered_provider_joins_the_query(app, shelf):
     def only_english(params):
         if params.get("catalog_test_only") != "en":
