@@ -41,6 +41,12 @@ def init_app(app: Flask) -> None:
                          kinds=("producer", "distributor"), order=33))
     add_nav(app, NavItem(_l("Transcode jobs"), "transcode.jobs", kinds=("producer",), order=34))
     add_dashboard_panel(app, views.dashboard_panel)
+    try:
+        from marketplace.web import add_title_section
+    except ImportError:  # a shell without title-page sections
+        pass
+    else:
+        add_title_section(app, views.title_section)
     add_demo_loader(app, load_demo)
     _register_notifications(app)
     tasks.register_app(app)

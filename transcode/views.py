@@ -554,6 +554,30 @@ def retry_package(package_id: int):
     return redirect(url_for(".package", package_id=package_id), 303)
 
 
+# --------------------------------------------------------------------------- hooks
+
+
+def title_section(title: Title) -> Markup | None:
+    """A card on the catalog's title page: verified buyers get to the screener; the
+    producer sees how many buyers watched."""
+    if not current_user.is_authenticated:
+        return None
+    org = current_user.organization
+    if current_user.is_admin or org.id == title.organization_id:
+        rows = services.screener_activity(title_id=title.id)
+        return Markup(render_template(
+            "transcode/_title_section.html", title=title, mode="producer",
+            buyers=len({r.screener.buyer_org_id for r in rows}),
+            views=sum(r.views for r in rows)))
+    if org.kind != "distributor" or title.status != "published":
+        return None
+    if not org.is_verified:
+        return Markup(render_template("transcode/_title_section.html", title=title,
+                                      mode="unverified"))
+    return Markup(render_template("transcode/_title_section.html", title=title, mode="buyer",
+                                  screener=services.screener_for(title.id, org.id)))
+
+
 # --------------------------------------------------------------------------- dashboard
 
 

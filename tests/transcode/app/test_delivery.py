@@ -53,6 +53,8 @@ def test_screener_watermarked_viewed_and_seen_by_the_producer(
     world = signed_deal.world
     tid = signed_deal.title.id
     login(world.buyer_a)
+    title_page = client.get(f"/catalog/titles/{tid}").get_data(as_text=True)  # the catalog's page
+    assert f'href="/screeners/titles/{tid}" data-testid="screener-link"' in title_page
     page = client.get(f"/screeners/titles/{tid}").get_data(as_text=True)
     assert 'data-testid="request-screener"' in page
 
@@ -112,6 +114,9 @@ def test_screener_watermarked_viewed_and_seen_by_the_producer(
     assert '<td data-testid="view-count">1</td>' in page
     assert "Lucas Oliveira" in page
     assert "Tropico Test" in client.get("/screeners").get_data(as_text=True)
+    title_page = client.get(f"/catalog/titles/{tid}").get_data(as_text=True)
+    assert "1 buyer organizations asked for screeners; 1 views." in title_page
+    assert 'data-testid="viewers-link"' in title_page
     assert "Tropico Test" in client.get("/dashboard").get_data(as_text=True)
 
 
