@@ -40,7 +40,8 @@ def serve(host, port, workers, no_worker):
     env = dict(os.environ)
     procs = []
     if not no_worker:
-        procs.append(subprocess.Popen(_worker_argv(concurrency=1), env=env))
+        # Two processes, so one long encode does not hold up mail and translations.
+        procs.append(subprocess.Popen(_worker_argv(concurrency=2), env=env))
     procs.append(subprocess.Popen(
         [sys.executable, "-m", "gunicorn", "--workers", str(workers), "--threads", "4",
          "--bind", f"{host}:{port}", "--timeout", "300", "--access-logfile", "-", "wsgi:app"],
