@@ -9,7 +9,7 @@ echo "==> ruff"
 .venv/bin/ruff check .
 
 echo "==> pytest on SQLite"
-.venv/bin/pytest "$@"
+env -u PDX_TEST_DATABASE_URL .venv/bin/pytest "$@"
 
 if [ -n "${PDX_TEST_DATABASE_URL:-}" ]; then
   echo "==> pytest on PostgreSQL ($PDX_TEST_DATABASE_URL), database tests only"
