@@ -17,11 +17,14 @@ same question cell by cell; the property tests hold the two to the same answer.
 from __future__ import annotations
 
 import dataclasses
+from bisect import bisect_left, bisect_right
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
 from functools import lru_cache
+from itertools import compress
+from operator import itemgetter
 from typing import Final
 
 from licensing.reference import (
@@ -32,6 +35,7 @@ from licensing.reference import (
     compact_media,
     compact_territories,
     expand_territories,
+    expand_territory,
     language_covers,
     media_leaves,
     medium_label,
@@ -180,6 +184,11 @@ def _as_episodes(value: object) -> EpisodeRange | None:
     raise TypeError(f"episodes must be an EpisodeRange or (first, last), got {value!r}")
 
 
+@lru_cache(maxsize=4096)
+def _parse_right(text: str) -> LanguageRight:
+    return LanguageRight.parse(text)  # frozen: one object serves every grant
+
+
 def _as_languages(values: object, name: str) -> tuple[LanguageRight, ...] | None:
     if values is None:
         return None
@@ -187,7 +196,7 @@ def _as_languages(values: object, name: str) -> tuple[LanguageRight, ...] | None
         values = (values,)
     out: list[LanguageRight] = []
     for value in values:  # type: ignore[union-attr]
-        right = value if isinstance(value, LanguageRight) else LanguageRight.parse(value)
+        right = value if isinstance(value, LanguageRight) else _parse_right(value)
         if right not in out:
             out.append(right)
     if not out:
@@ -265,7 +274,7 @@ class Holdback:
             _as_date(self.until, "holdback until")
         if self.start is not None and self.until is not None and self.until <= self.start:
             raise ValueError(f"holdback ends ({self.until}) on or before it starts ({self.start})")
-        if not expand_territories(self.territories, self.territories_excluded):
+        if not _country_mask(self.territories, self.territories_excluded):
             raise ValueError("holdback covers no country once exclusions are removed")
 
 
@@ -318,7 +327,7 @@ class Grant:
                 allow_empty=True,
             ),
         )
-        if not expand_territories(self.territories, self.territories_excluded):
+        if not _country_mask(self.territories, self.territories_excluded):
             raise ValueError(f"grant {self.label} covers no country once exclusions are removed")
         set_(self, "languages", _as_languages(self.languages, f"grant {self.label} languages"))
         set_(self, "holdbacks", tuple(self.holdbacks))
@@ -342,6 +351,51 @@ class Grant:
     @property
     def countries(self) -> frozenset[str]:
         return expand_territories(self.territories, self.territories_excluded)
+
+    @classmethod
+    def from_canonical(cls, **values: object) -> Grant:
+        """A grant from values already in the form the constructor gives them: codes
+        from canonical_codes, languages from canonical_languages, enums, Holdback and
+        EpisodeRange objects, dates. Only the rules across fields are checked. For
+        loaders of many stored grants, which normalize each distinct stored value once
+        instead of once per grant."""
+        grant = object.__new__(cls)
+        grant.__dict__.update(_GRANT_DEFAULTS)
+        grant.__dict__.update(values)  # frozen: there is no __setattr__ to go through
+        if not _country_mask(grant.territories, grant.territories_excluded):
+            raise ValueError(f"grant {grant.label} covers no country once exclusions are removed")
+        if grant.end is not None and grant.end <= grant.start:
+            raise ValueError(
+                f"grant {grant.label} ends ({grant.end}) on or before it starts ({grant.start})"
+            )
+        if grant.status in SOFT_STATUSES and grant.expires_on is None:
+            raise ValueError(f"grant {grant.label} is a {grant.status} and needs expires_on")
+        if grant.status is GrantStatus.REVERTED and grant.reverted_on is None:
+            raise ValueError(f"grant {grant.label} is reverted and needs reverted_on")
+        return grant
+
+
+_GRANT_DEFAULTS: Final = {
+    f.name: f.default for f in dataclasses.fields(Grant) if f.default is not dataclasses.MISSING
+}
+
+
+@lru_cache(maxsize=1 << 15)
+def canonical_codes(codes: tuple[str, ...], dimension: str) -> tuple[str, ...]:
+    """Media or territory codes as a Grant holds them (normalized, each once), remembered
+    per distinct list. `dimension` is "media", "territories" or "territories_excluded"."""
+    if dimension == "media":
+        return _as_codes(codes, normalize_medium, "media")
+    return _as_codes(
+        codes, normalize_territory, dimension, allow_empty=dimension == "territories_excluded"
+    )
+
+
+@lru_cache(maxsize=1 << 12)
+def canonical_languages(tags: tuple[str, ...] | None) -> tuple[LanguageRight, ...] | None:
+    """Language rights as a Grant holds them ("pt:subtitle" parsed), remembered per
+    distinct list."""
+    return _as_languages(tags, "languages")
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -391,7 +445,7 @@ class AvailsRequest:
             _as_date(self.end, "request end")
             if self.end <= self.start:
                 raise ValueError(f"request ends ({self.end}) on or before it starts ({self.start})")
-        if not expand_territories(self.territories, self.territories_excluded):
+        if not _country_mask(self.territories, self.territories_excluded):
             raise ValueError("request covers no country once exclusions are removed")
 
     def for_title(self, title_id: str) -> AvailsRequest:
@@ -732,10 +786,22 @@ _ALL_LEAVES: Final = (1 << len(MEDIA_LEAVES)) - 1
 _HELD, _DEAL, _HOLDBACK = 0, 1, 2
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=1 << 16)
 def _country_mask(included: tuple[str, ...], excluded: tuple[str, ...]) -> int:
+    """The countries of `included` minus those of `excluded` (expand_territories) as
+    a mask: zero when none is left."""
     mask = 0
-    for country in expand_territories(included, excluded):
+    for code in included:
+        mask |= _territory_mask(code)
+    for code in excluded:
+        mask &= ~_territory_mask(code)
+    return mask
+
+
+@lru_cache(maxsize=1024)
+def _territory_mask(code: str) -> int:
+    mask = 0
+    for country in expand_territory(code):
         mask |= 1 << COUNTRY_INDEX[country]
     return mask
 
@@ -804,12 +870,17 @@ def _effective_end(grant: Grant) -> int:
 
 
 class _Effect:
-    """A grant (or one of its holdbacks) compiled to masks and ordinals."""
+    """A grant (or one of its holdbacks) compiled to masks and ordinals.
+
+    Lean on purpose: a catalog index holds hundreds of thousands of these. The reason
+    is made on first use (a search reads none), and a grant without a parent keeps no
+    set of chain ids of its own.
+    """
 
     __slots__ = (
         "role",
         "grant_id",
-        "chain_ids",
+        "_chain_ids",
         "exclusive",
         "licensee_id",
         "countries",
@@ -821,12 +892,67 @@ class _Effect:
         "t1",
         "level",
         "live_until",
-        "reason",
+        "_label",
+        "_status",
+        "_expires_on",
+        "_reason",
     )
 
-    def __init__(self, **values: object) -> None:
-        for name, value in values.items():
-            setattr(self, name, value)
+    def __init__(
+        self,
+        role: int,
+        grant: Grant,
+        chain_ids: frozenset[str] | None,
+        exclusive: bool,
+        countries: int,
+        leaves: int,
+        langs: tuple[tuple[LanguageRight, ...], ...],
+        e0: int,
+        e1: int,
+        t0: int,
+        t1: int,
+        level: int,
+        live_until: int,
+    ) -> None:
+        self.role = role
+        self.grant_id = grant.id
+        self._chain_ids = chain_ids  # None: the grant alone
+        self.exclusive = exclusive
+        self.licensee_id = grant.licensee_id
+        self.countries = countries
+        self.leaves = leaves
+        self.langs = langs
+        self.e0 = e0
+        self.e1 = e1
+        self.t0 = t0
+        self.t1 = t1
+        self.level = level
+        self.live_until = live_until
+        self._label = grant.label
+        self._status = grant.status
+        self._expires_on = grant.expires_on
+        self._reason = None
+
+    @property
+    def chain_ids(self) -> frozenset[str]:
+        """The grant and its ancestors (a sublicence's weight and cells come from all)."""
+        chain = self._chain_ids
+        return frozenset((self.grant_id,)) if chain is None else chain
+
+    @property
+    def reason(self) -> Reason:
+        reason = self._reason
+        if reason is None:
+            if self.role == _HOLDBACK:
+                cause = Cause.HOLDBACK
+            elif self.role == _HELD:
+                cause = Cause.RIGHTS_IN_NOT_EXCLUSIVE
+            else:
+                cause = Cause.DEAL
+            reason = self._reason = Reason(
+                cause, self.grant_id, self._label, self._status, self._expires_on
+            )
+        return reason
 
 
 def _spec_covers(spec: tuple[LanguageRight, ...], atom: str, use: LanguageUse) -> bool:
@@ -853,64 +979,71 @@ def _specs_meet(specs: Sequence[tuple[LanguageRight, ...] | None]) -> bool:
     return False
 
 
+@lru_cache(maxsize=4096)
+def _specs_of(languages: tuple[LanguageRight, ...]) -> tuple[tuple[LanguageRight, ...], ...]:
+    return (languages,)  # one shared tuple per distinct spec: fewer objects to collect
+
+
 def _compile_title(grants: Sequence[Grant]) -> list[_Effect]:
     by_id = {g.id: g for g in grants}
     effects: list[_Effect] = []
     for grant in grants:
-        chain = [grant]
-        while chain[-1].parent_id is not None and chain[-1].parent_id in by_id:
-            parent = by_id[chain[-1].parent_id]
-            if parent in chain:
-                break
-            chain.append(parent)
-        # A sublicence lives inside every ancestor: intersect cells, term and weight.
-        countries, leaves, e0, e1, t0, t1 = -1, _ALL_LEAVES, 1, _INF, -_INF, _INF
-        level, live_until = 2, _INF
-        langs: list[tuple[LanguageRight, ...]] = []
-        for link in chain:
-            countries &= _country_mask(link.territories, link.territories_excluded)
-            leaves &= _leaf_mask(link.media)
-            if link.languages is not None:
-                langs.append(link.languages)
-            if link.episodes is not None:
-                e0 = max(e0, link.episodes.first)
-                e1 = min(e1, _INF if link.episodes.stop is None else link.episodes.stop)
-            t0 = max(t0, link.start.toordinal())
-            t1 = min(t1, _effective_end(link))
-            link_level, link_until = _grant_weight(link)
-            level, live_until = min(level, link_level), min(live_until, link_until)
-        if level == 0:
-            continue
-        chain_ids = frozenset(link.id for link in chain)
+        if grant.parent_id is None or grant.parent_id not in by_id:
+            # Most grants stand alone: their own cells, term and weight.
+            level, live_until = _grant_weight(grant)
+            if level == 0:
+                continue
+            chain_ids = None  # the grant alone
+            countries = _country_mask(grant.territories, grant.territories_excluded)
+            leaves = _leaf_mask(grant.media)
+            langs = () if grant.languages is None else _specs_of(grant.languages)
+            episodes = grant.episodes
+            if episodes is None:
+                e0, e1 = 1, _INF
+            else:
+                e0, e1 = episodes.first, _INF if episodes.last is None else episodes.last + 1
+            t0, t1 = grant.start.toordinal(), _effective_end(grant)
+            exclusive = grant.exclusive
+        else:
+            chain = [grant]
+            while chain[-1].parent_id is not None and chain[-1].parent_id in by_id:
+                parent = by_id[chain[-1].parent_id]
+                if parent in chain:
+                    break
+                chain.append(parent)
+            # A sublicence lives inside every ancestor: intersect cells, term and weight.
+            countries, leaves, e0, e1, t0, t1 = -1, _ALL_LEAVES, 1, _INF, -_INF, _INF
+            level, live_until = 2, _INF
+            specs: list[tuple[LanguageRight, ...]] = []
+            for link in chain:
+                countries &= _country_mask(link.territories, link.territories_excluded)
+                leaves &= _leaf_mask(link.media)
+                if link.languages is not None:
+                    specs.append(link.languages)
+                if link.episodes is not None:
+                    e0 = max(e0, link.episodes.first)
+                    e1 = min(e1, _INF if link.episodes.stop is None else link.episodes.stop)
+                t0 = max(t0, link.start.toordinal())
+                t1 = min(t1, _effective_end(link))
+                link_level, link_until = _grant_weight(link)
+                level, live_until = min(level, link_level), min(live_until, link_until)
+            if level == 0:
+                continue
+            chain_ids = frozenset(link.id for link in chain) if len(chain) > 1 else None
+            langs = tuple(specs)
+            exclusive = all(link.exclusive for link in chain)
         if t1 > t0 and countries and leaves and e1 > e0:
             role = _HELD if grant.kind is GrantKind.RIGHTS_IN else _DEAL
-            cause = Cause.RIGHTS_IN_NOT_EXCLUSIVE if role == _HELD else Cause.DEAL
             effects.append(
                 _Effect(
-                    role=role,
-                    grant_id=grant.id,
-                    chain_ids=chain_ids,
-                    exclusive=all(link.exclusive for link in chain),
-                    licensee_id=grant.licensee_id,
-                    countries=countries,
-                    leaves=leaves,
-                    langs=tuple(langs),
-                    e0=e0,
-                    e1=e1,
-                    t0=t0,
-                    t1=t1,
-                    level=level,
-                    live_until=live_until,
-                    reason=Reason(cause, grant.id, grant.label, grant.status, grant.expires_on),
+                    role, grant, chain_ids, exclusive, countries, leaves, langs,
+                    e0, e1, t0, t1, level, live_until,
                 )
             )
         # Holdbacks stand on their own dates and cells, even where the grant's own
         # term or cells are empty (e.g. a holdback that starts before the grant).
-        if grant.parent_id is not None:
+        if grant.parent_id is not None or not grant.holdbacks:
             continue  # sublicences carry no holdbacks of their own (see validation)
-        holdback_reason = Reason(
-            Cause.HOLDBACK, grant.id, grant.label, grant.status, grant.expires_on
-        )
         for holdback in grant.holdbacks:
             h0 = _ord(holdback.start) if holdback.start is not None else grant.start.toordinal()
             h1 = _ord(holdback.until) if holdback.until is not None else _ord(grant.end)
@@ -922,21 +1055,9 @@ def _compile_title(grants: Sequence[Grant]) -> list[_Effect]:
                 continue
             effects.append(
                 _Effect(
-                    role=_HOLDBACK,
-                    grant_id=grant.id,
-                    chain_ids=chain_ids,
-                    exclusive=True,
-                    licensee_id=grant.licensee_id,
-                    countries=h_countries,
-                    leaves=h_leaves,
-                    langs=(holdback.languages,) if holdback.languages is not None else (),
-                    e0=e0,
-                    e1=e1,
-                    t0=h0,
-                    t1=h1,
-                    level=level,
-                    live_until=live_until,
-                    reason=holdback_reason,
+                    _HOLDBACK, grant, chain_ids, True, h_countries, h_leaves,
+                    (holdback.languages,) if holdback.languages is not None else (),
+                    e0, e1, h0, h1, level, live_until,
                 )
             )
     return effects
@@ -1325,6 +1446,293 @@ def _decode(
 # --------------------------------------------------------------------------- public API
 
 
+# Bit tables for transposing per-effect masks into per-country (per-leaf) bitsets: the
+# byte of each effect holding bit b, mapped to 1 << k when that bit is set.
+_PICK: Final = tuple(
+    tuple(bytes(((value >> b) & 1) << k for value in range(256)) for k in range(8))
+    for b in range(8)
+)
+#: Most prefix bitsets an ordered column keeps; values between them are added bit by bit.
+_CUTS: Final = 64
+
+
+def _columns(records: bytes, width: int, n: int, bits: Iterable[int]) -> dict[int, int]:
+    """Transpose `n` little-endian masks of `width` bytes each (n a multiple of 8):
+    {bit: bitset of the records that have it}. Strided slices and byte translation do
+    the work, so the cost grows with the bits asked for, not with records x bits."""
+    out: dict[int, int] = {}
+    stride = 8 * width
+    for bit in bits:
+        offset, tables = bit >> 3, _PICK[bit & 7]
+        packed = 0
+        for k in range(8):
+            column = records[offset + k * width : n * width : stride]
+            packed |= int.from_bytes(column.translate(tables[k]), "little")
+        out[bit] = packed
+    return out
+
+
+class _Ordered:
+    """Positions ordered by a value: which of them have a value below a bound is one
+    stored prefix bitset plus at most a few positions."""
+
+    __slots__ = ("values", "positions", "cuts", "prefixes", "everything")
+
+    def __init__(self, pairs: list[tuple[int, int]]) -> None:
+        pairs.sort()
+        self.values = [value for value, _ in pairs]
+        self.positions = [position for _, position in pairs]
+        n = len(pairs)
+        # Cut where the value changes; with many distinct values, about _CUTS evenly.
+        changes = [i for i in range(1, n) if self.values[i] != self.values[i - 1]]
+        if len(changes) > _CUTS:
+            step = len(changes) / _CUTS
+            changes = [changes[int(j * step)] for j in range(_CUTS)]
+        self.cuts = [0, *changes, n]
+        self.prefixes = []
+        bits = bytearray((max(self.positions, default=0) >> 3) + 1)
+        done = 0
+        for cut in self.cuts:
+            for position in self.positions[done:cut]:
+                bits[position >> 3] |= 1 << (position & 7)
+            done = cut
+            self.prefixes.append(int.from_bytes(bits, "little"))
+        self.everything = self.prefixes[-1]
+
+    def below(self, bound: int) -> int:
+        """Positions whose value is < bound."""
+        i = bisect_left(self.values, bound)
+        j = bisect_right(self.cuts, i) - 1
+        mask = self.prefixes[j]
+        for position in self.positions[self.cuts[j] : i]:
+            mask |= 1 << position
+        return mask
+
+    def at_least(self, bound: int) -> int:
+        """Positions whose value is >= bound."""
+        return self.everything ^ self.below(bound)
+
+
+class _SearchBits:
+    """An index's blockers bit-sliced for catalog search.
+
+    Every blocker (deal, sublicence or holdback effect) of every title gets a bit, a
+    title's blockers side by side, then spare bits up to the top bit of a byte: the
+    title's "guard" bit. Each condition of a question (countries, media, window,
+    weight, exclusivity, languages) is a bitset over the blockers, so the blockers that
+    touch the question in the whole index are a few integer ANDs, whatever the number
+    of titles. Adding a run of ones over each title's blockers and spare bits then
+    carries into its guard bit exactly when one of its blockers is set: one addition
+    turns "relevant blockers" into "titles with a relevant blocker". Sets of titles
+    (held, enveloped, free) live on the guard bits, and the bytes holding the guards,
+    gathered in title order, give them back as one byte per title.
+    """
+
+    def __init__(self, titles: Sequence[str], effects: Mapping[str, list[_Effect]]) -> None:
+        blockers: list[_Effect | None] = []  # by position; None at guards
+        self.title_at: dict[int, str] = {}  # guard position -> title
+        masks = bytearray()  # per position: 32 bytes of countries, then one of leaves
+        flags = bytearray()
+        starts, ends, lives = [], [], []
+        # Rights in, for the held test: the union of each title's rights in (any, and
+        # exclusive only), and the titles one whole-language, all-episode grant holds.
+        envelopes: dict[tuple[str, bool], tuple[int, int, int, int]] = {}
+        self.wide_rights_in: dict[str, list[_Effect]] = {}
+        self.wide: dict[tuple[bool, int, int, int, int], int] = {}
+        for title in titles:
+            for effect in effects[title]:
+                if effect.role == _HELD:
+                    for exclusive_only in (False, True) if effect.exclusive else (False,):
+                        c, lv, a, b = envelopes.get((title, exclusive_only), (0, 0, _INF, -_INF))
+                        envelopes[(title, exclusive_only)] = (
+                            c | effect.countries,
+                            lv | effect.leaves,
+                            min(a, effect.t0),
+                            max(b, effect.t1),
+                        )
+                    continue
+                position = len(blockers)
+                blockers.append(effect)
+                masks += effect.countries.to_bytes(_WBYTES, "little")
+                masks.append(effect.leaves)
+                specs = effect.langs
+                flags.append(
+                    (_F_ALWAYS if effect.role == _HOLDBACK or effect.exclusive else _F_NONEXCL)
+                    | (_F_HARD if effect.level == 2 else _F_SOFT)
+                    | (_F_LANG_OK if len(specs) < 2 or _specs_meet(specs) else 0)
+                    | (_F_NO_LANGS if not specs else 0)
+                )
+                starts.append((effect.t0, position))
+                ends.append((effect.t1, position))
+                lives.append((effect.live_until, position))
+            # The guard goes on the top bit of a byte (spare bits below it): then the
+            # bytes holding the guards, in title order, say which titles a set holds.
+            spare = 7 - len(blockers) % 8
+            blockers.extend([None] * (spare + 1))
+            masks += bytes((_WBYTES + 1) * (spare + 1))
+            flags += bytes(spare + 1)
+            guard = len(blockers) - 1
+            self.title_at[guard] = title
+        self.blockers = blockers
+        self.guard_bytes = [guard >> 3 for guard in self.title_at]
+        self._gather = itemgetter(*self.guard_bytes) if len(self.guard_bytes) > 1 else None
+        n = len(blockers)
+        padded = -(-n // 8) * 8
+        masks += bytes((padded - n) * (_WBYTES + 1))
+        flags += bytes(padded - n)
+        self.guards = 0
+        for guard in self.title_at:
+            self.guards |= 1 << guard
+        # Ones over every blocker position: all positions that are not guards.
+        self.fill = ((1 << n) - 1) ^ self.guards
+        records = bytes(masks)
+        columns = _columns(records, _WBYTES + 1, padded, range(len(COUNTRIES)))
+        self.by_country = [columns[i] for i in range(len(COUNTRIES))]
+        columns = _columns(records, _WBYTES + 1, padded,
+                           range(8 * _WBYTES, 8 * _WBYTES + len(MEDIA_LEAVES)))
+        self.by_leaf = [columns[8 * _WBYTES + i] for i in range(len(MEDIA_LEAVES))]
+        columns = _columns(bytes(flags), 1, padded, range(6))
+        self.always, self.nonexclusive, self.hard, self.soft, self.lang_ok, self.no_langs = (
+            columns[i] for i in range(6)
+        )
+        self.starts, self.ends, self.lives = _Ordered(starts), _Ordered(ends), _Ordered(lives)
+        self.episodes: tuple[_Ordered, _Ordered] | None = None  # made on first use
+        self.holdbacks_of: dict[str, int] | None = None  # licensee -> its holdbacks
+        self._countries: dict[int, int] = {}
+        self._rights_in: dict[tuple[bool, int, int], tuple[list, list]] = {}
+        self._languages: dict[tuple[LanguageRight, ...], int] = {}
+
+        guard_of = {title: guard for guard, title in self.title_at.items()}
+        self.envelopes: dict[tuple[bool, tuple[int, int, int, int]], int] = {}
+        for (title, exclusive_only), envelope in envelopes.items():
+            key = (exclusive_only, envelope)
+            self.envelopes[key] = self.envelopes.get(key, 0) | (1 << guard_of[title])
+        for title in titles:
+            for effect in effects[title]:
+                if effect.role == _HELD and not effect.langs and effect.e0 == 1 and effect.e1 == _INF:
+                    self.wide_rights_in.setdefault(title, []).append(effect)
+                    shape = (effect.exclusive, effect.countries, effect.leaves, effect.t0, effect.t1)
+                    self.wide[shape] = self.wide.get(shape, 0) | (1 << guard_of[title])
+
+    def selectors(self, titles: int) -> bytes:
+        """A set of titles (guard bits) as one byte per title, in title order: non-zero
+        for the titles in the set (for itertools.compress)."""
+        data = titles.to_bytes(len(self.blockers) >> 3, "little")
+        if self._gather is None:
+            return bytes(data[b] for b in self.guard_bytes)
+        return bytes(self._gather(data))
+
+    def rights_in(self, exclusive: bool, countries: int, leaves: int) -> tuple[list, list]:
+        """For a request's cells, as (start, end, titles) by term: the envelopes that
+        cover them, and the wide rights in that do (see free_selectors)."""
+        key = (exclusive, countries, leaves)
+        found = self._rights_in.get(key)
+        if found is None:
+            found = (
+                [
+                    (first, last, titles)
+                    for (exclusive_only, (c, lv, first, last)), titles in self.envelopes.items()
+                    if exclusive_only == exclusive and c & countries == countries
+                    and lv & leaves == leaves
+                ],
+                [
+                    (first, last, titles)
+                    for (excl, c, lv, first, last), titles in self.wide.items()
+                    if (excl or not exclusive) and c & countries == countries
+                    and lv & leaves == leaves
+                ],
+            )
+            if len(self._rights_in) > 64:
+                self._rights_in.clear()
+            self._rights_in[key] = found
+        return found
+
+    def countries(self, countries: int) -> int:
+        """Blockers on any of these countries."""
+        found = self._countries.get(countries)
+        if found is None:
+            found = 0
+            for index in _country_indexes(countries):
+                found |= self.by_country[index]
+            if len(self._countries) > 64:
+                self._countries.clear()
+            self._countries[countries] = found
+        return found
+
+    def languages(self, languages: tuple[LanguageRight, ...]) -> int:
+        """Blockers whose languages meet the request's (see _iter_relevant)."""
+        found = self._languages.get(languages)
+        if found is None:
+            found = self.no_langs
+            for position, effect in enumerate(self.blockers):
+                if effect is not None and effect.langs and _specs_meet((*effect.langs, languages)):
+                    found |= 1 << position
+            if len(self._languages) > 64:
+                self._languages.clear()
+            self._languages[languages] = found
+        return found
+
+    def episode_range(self, e0: int, e1: int) -> int:
+        """Blockers on some episode of [e0, e1)."""
+        if self.episodes is None:
+            firsts = [(b.e0, p) for p, b in enumerate(self.blockers) if b is not None]
+            stops = [(b.e1, p) for p, b in enumerate(self.blockers) if b is not None]
+            self.episodes = (_Ordered(firsts), _Ordered(stops))
+        firsts, stops = self.episodes
+        return firsts.below(e1) & stops.at_least(e0 + 1)
+
+    def exempt(self, licensee_id: str) -> int:
+        """Holdbacks of the licensee's own deals (they never bind it)."""
+        if self.holdbacks_of is None:
+            holdbacks: dict[str, int] = {}
+            for position, effect in enumerate(self.blockers):
+                if effect is not None and effect.role == _HOLDBACK and effect.licensee_id:
+                    holdbacks[effect.licensee_id] = holdbacks.get(effect.licensee_id, 0) | (
+                        1 << position
+                    )
+            self.holdbacks_of = holdbacks
+        return self.holdbacks_of.get(licensee_id, 0)
+
+    def ignored(self, grant_ids: frozenset[str]) -> int:
+        """Blockers with one of these grants in their chain."""
+        found = 0
+        for position, effect in enumerate(self.blockers):
+            if effect is not None and effect.chain_ids & grant_ids:
+                found |= 1 << position
+        return found
+
+    def blocked(
+        self, request: AvailsRequest, as_of: int, allow_contested: bool, probe: tuple
+    ) -> int:
+        """Titles (guard bits) with a blocker that makes part of the request unfree:
+        exactly the blockers `_iter_relevant` yields, weighed as `free_titles` does."""
+        countries, leaf_mask, t0, t1, e0, e1 = probe
+        relevant = self.countries(countries)
+        leaves = 0
+        for leaf in range(len(MEDIA_LEAVES)):
+            if leaf_mask >> leaf & 1:
+                leaves |= self.by_leaf[leaf]
+        relevant &= leaves
+        # Overlapping the window: starting before its end and ending after its start.
+        relevant &= self.starts.below(t1) & self.ends.at_least(t0 + 1)
+        # Weighing as of that day: hard, or (unless contested titles are wanted) soft.
+        weight = self.hard if allow_contested else self.hard | self.soft
+        relevant &= weight & self.lives.at_least(as_of + 1)
+        # Two non-exclusive grants never collide.
+        relevant &= self.always | self.nonexclusive if request.exclusive else self.always
+        relevant &= self.languages(request.languages) if request.languages else self.lang_ok
+        if e0 > 1 or e1 < _INF:
+            relevant &= self.episode_range(e0, e1)
+        if request.licensee_id is not None:
+            relevant &= ~self.exempt(request.licensee_id)
+        if request.ignore_grant_ids:
+            relevant &= ~self.ignored(request.ignore_grant_ids)
+        return (relevant + self.fill) & self.guards
+
+
+_F_ALWAYS, _F_NONEXCL, _F_HARD, _F_SOFT, _F_LANG_OK, _F_NO_LANGS = (1 << i for i in range(6))
+
+
 class AvailsIndex:
     """Grants of many titles compiled once; checks one title or searches the catalog.
 
@@ -1336,71 +1744,7 @@ class AvailsIndex:
     def __init__(self, effects_by_title: Mapping[str, list[_Effect]]) -> None:
         self._effects = dict(effects_by_title)
         self._titles = tuple(sorted(self._effects))
-        self._title_index = {t: i for i, t in enumerate(self._titles)}
-        # Rights in that cover whole languages and episode ranges, for a fast held test.
-        self._wide_rights_in: dict[str, list[_Effect]] = {}
-        self._wide_bits: dict[tuple[bool, int, int, int, int], int] = {}
-        # Union of each title's rights in (any, and exclusive only): a request outside it
-        # cannot be held, whatever the details. (countries, leaves, first day, last day)
-        self._envelope: dict[tuple[str, bool], tuple[int, int, int, int]] = {}
-        # For catalog search, bitsets over titles (bit i: self._titles[i]): which titles
-        # have a potential blocker on a (medium leaf, country) cell at some time.
-        # Exclusive deals and holdbacks always matter, non-exclusive deals only against
-        # exclusive requests. With the rights in grouped by shape, a search settles most
-        # titles with a few integer operations instead of a loop over titles.
-        # Cells are filled as byte arrays (constant time per title and cell, whatever the
-        # number of titles) and turned into integers once at the end.
-        filling: tuple[dict[tuple[int, int], bytearray], ...] = ({}, {})  # always, excl. only
-        width = (len(self._titles) + 7) // 8
-        # A title's blockers per medium leaf: proving a title free walks only these.
-        self._by_leaf: dict[str, list[list[_Effect]]] = {}
-        for title, effects in self._effects.items():
-            ti = self._title_index[title]
-            bit = 1 << ti
-            byte, bit_in_byte = ti >> 3, 1 << (ti & 7)
-            by_leaf: list[list[_Effect]] = [[] for _ in MEDIA_LEAVES]
-            self._by_leaf[title] = by_leaf
-            for effect in effects:
-                if effect.role != _HELD:
-                    cells = filling[0 if effect.role == _HOLDBACK or effect.exclusive else 1]
-                    countries = _country_indexes(effect.countries)
-                    for leaf in range(len(MEDIA_LEAVES)):
-                        if effect.leaves >> leaf & 1:
-                            by_leaf[leaf].append(effect)
-                            for country in countries:
-                                cell = cells.get((leaf, country))
-                                if cell is None:
-                                    cell = cells[(leaf, country)] = bytearray(width)
-                                cell[byte] |= bit_in_byte
-                if effect.role == _HELD:
-                    for exclusive_only in (False, True):
-                        if exclusive_only and not effect.exclusive:
-                            continue
-                        c, lv, a, b = self._envelope.get(
-                            (title, exclusive_only), (0, 0, _INF, -_INF)
-                        )
-                        self._envelope[(title, exclusive_only)] = (
-                            c | effect.countries,
-                            lv | effect.leaves,
-                            min(a, effect.t0),
-                            max(b, effect.t1),
-                        )
-                    if not effect.langs and effect.e0 == 1 and effect.e1 == _INF:
-                        self._wide_rights_in.setdefault(title, []).append(effect)
-                        shape = (effect.exclusive, effect.countries, effect.leaves,
-                                 effect.t0, effect.t1)
-                        self._wide_bits[shape] = self._wide_bits.get(shape, 0) | bit
-        self._cell_always, self._cell_exclusive_only = (
-            [[int.from_bytes(cells[(leaf, c)], "little") if (leaf, c) in cells else 0
-              for c in range(len(COUNTRIES))] for leaf in range(len(MEDIA_LEAVES))]
-            for cells in filling
-        )
-        self._envelope_bits: dict[tuple[bool, tuple[int, int, int, int]], int] = {}
-        for (title, exclusive_only), envelope in self._envelope.items():
-            key = (exclusive_only, envelope)
-            self._envelope_bits[key] = self._envelope_bits.get(key, 0) | (
-                1 << self._title_index[title]
-            )
+        self._bits: _SearchBits | None = None  # built by the first catalog search
 
     @classmethod
     def build(cls, grants: Iterable[Grant], *, strict: bool = True) -> AvailsIndex:
@@ -1429,75 +1773,60 @@ class AvailsIndex:
             request.title_id, self._effects.get(request.title_id, ()), request, as_of or _today()
         )
 
+    def prepare_search(self) -> None:
+        """Build what free_titles needs now rather than on the first search."""
+        if self._bits is None:
+            self._bits = _SearchBits(self._titles, self._effects)
+
     def free_titles(
         self, request: AvailsRequest, as_of: date | None = None, *, allow_contested: bool = False
     ) -> list[str]:
         """Titles on which the whole request is free (with allow_contested, free or only
         contested), sorted. The request's title_id is ignored."""
+        return list(compress(self._titles, self.free_selectors(
+            request, as_of, allow_contested=allow_contested)))
+
+    def free_selectors(
+        self, request: AvailsRequest, as_of: date | None = None, *, allow_contested: bool = False
+    ) -> bytes:
+        """free_titles as one byte per title of `titles`, non-zero where free (for
+        itertools.compress over any list in that order, e.g. the titles' numeric ids)."""
         as_of = as_of or _today()
-        as_of_ord = as_of.toordinal()
+        self.prepare_search()
+        bits = self._bits
+        assert bits is not None
         probe = _probe(request)
         countries, leaf_mask, t0, t1 = probe[:4]
-        leaves = [leaf for leaf in range(len(MEDIA_LEAVES)) if leaf_mask >> leaf & 1]
-        # Titles with a deal or holdback on one of the requested (medium, country)
-        # cells at some time; the others cannot be blocked.
-        candidates = 0
-        sources = [self._cell_always] + ([self._cell_exclusive_only] if request.exclusive else [])
-        cells = _country_indexes(countries)
-        for source in sources:
-            for leaf in leaves:
-                row = source[leaf]
-                for country in cells:
-                    candidates |= row[country]
+        blocked = bits.blocked(request, as_of.toordinal(), allow_contested, probe)
+        envelopes, wide = bits.rights_in(request.exclusive, countries, leaf_mask)
         # Titles whose rights in reach every requested cell at all (else not held).
         enveloped = 0
-        for (exclusive_only, envelope), bits in self._envelope_bits.items():
-            if (
-                exclusive_only == request.exclusive
-                and envelope[0] & countries == countries
-                and envelope[1] & leaf_mask == leaf_mask
-                and envelope[2] <= t0
-                and t1 <= envelope[3]
-            ):
-                enveloped |= bits
+        for first, last, titles in envelopes:
+            if first <= t0 and t1 <= last:
+                enveloped |= titles
+        candidates = enveloped & ~blocked  # nothing blocks them: free if fully held
         # Titles one whole-language, all-episode grant of rights in holds throughout.
         held = 0
         if not request.ignore_grant_ids:  # else ignored chains decide, title by title
-            for (exclusive, held_countries, held_leaves, h0, h1), bits in self._wide_bits.items():
-                if (
-                    (exclusive or not request.exclusive)
-                    and h0 <= t0
-                    and t1 <= h1
-                    and held_countries & countries == countries
-                    and held_leaves & leaf_mask == leaf_mask
+            for first, last, titles in wide:
+                if first <= t0 and t1 <= last:
+                    held |= titles
+        free = candidates & held
+        unsure = candidates & ~held
+        if unsure:
+            for guard in _bit_indexes(unsure):
+                title = bits.title_at[guard]
+                if self._fully_held_fast(title, request, probe) or _free_everywhere(
+                    self._effects[title], request, as_of, allow_contested
                 ):
-                    held |= bits
-        free = enveloped & held & ~candidates  # held and nothing can block them
-        for ti in _bit_indexes(enveloped & ~free):
-            title = self._titles[ti]
-            fully_held = (
-                held >> ti & 1
-                if not request.ignore_grant_ids
-                else self._fully_held_fast(title, request, probe)
-            )
-            if fully_held:
-                # Every cell is held throughout, so any relevant blocker makes it unfree.
-                blockers = self._by_leaf[title][leaves[0]] if len(leaves) == 1 else [
-                    e for e in self._effects[title] if e.role != _HELD
-                ]
-                if not any(
-                    level == 2 or not allow_contested
-                    for _effect, level in _iter_relevant(blockers, request, as_of_ord, probe)
-                ):
-                    free |= 1 << ti
-            elif _free_everywhere(self._effects[title], request, as_of, allow_contested):
-                free |= 1 << ti
-        return [self._titles[ti] for ti in _bit_indexes(free)]
+                    free |= 1 << guard
+        return bits.selectors(free)
 
     def _fully_held_fast(self, title: str, request: AvailsRequest, probe: tuple) -> bool:
         countries, leaf_mask, t0, t1, _, _ = probe
         ignore = request.ignore_grant_ids
-        for effect in self._wide_rights_in.get(title, ()):
+        assert self._bits is not None
+        for effect in self._bits.wide_rights_in.get(title, ()):
             if (
                 (effect.exclusive or not request.exclusive)
                 and not (ignore and effect.chain_ids & ignore)
@@ -1557,6 +1886,8 @@ __all__ = [
     "LanguageUse",
     "Reason",
     "SOFT_STATUSES",
+    "canonical_codes",
+    "canonical_languages",
     "check",
     "search",
     "sublicence_problems",

@@ -6,10 +6,15 @@ transaction as the change), and every search reads the versions first: one small
 A process rebuilds only the buckets whose version moved, so a signed deal costs one
 bucket's rebuild, not the catalog's. Versions are read before the grants, so a cached
 bucket may be newer than its recorded version but never older.
+
+A cold start compiles every bucket: grants are read as plain tuples (no ORM objects, no
+per-row type processing) and each distinct stored list (media, territories, languages,
+holdbacks) is normalized once, not once per grant.
 """
 
 from __future__ import annotations
 
+import gc
 import json
 import secrets
 import threading
@@ -18,18 +23,32 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import date
 from functools import lru_cache
+from itertools import compress
 from types import SimpleNamespace
 
 from flask import current_app
-from sqlalchemy import String, event, select, type_coerce
+from sqlalchemy import Integer, LargeBinary, Text, bindparam, cast, event, func, select
 from sqlalchemy.orm import Session
 
-from licensing.domain import Answer, AvailsIndex, AvailsRequest
-from licensing.models import LicensingCounter, RightsGrant, to_domain
+from licensing.domain import (
+    HARD_STATUSES,
+    SOFT_STATUSES,
+    Answer,
+    AvailsIndex,
+    AvailsRequest,
+    EpisodeRange,
+    Grant,
+    GrantKind,
+    GrantStatus,
+    canonical_codes,
+    canonical_languages,
+)
+from licensing.models import LicensingCounter, RightsGrant, holdback_to_domain, to_domain
 
 BUCKET_SIZE = 256
 ANSWERS_KEPT = 256
 PREFIX = "avails:"
+ID_BYTES_MAX = 1 << 24  # id_filter's byte string on SQLite: at most 16 MB
 
 
 def bucket_of(title_id: int) -> int:
@@ -41,6 +60,7 @@ class _Cache:
     lock: threading.Lock = field(default_factory=threading.Lock)
     versions: dict[int, int] = field(default_factory=dict)
     indexes: dict[int, AvailsIndex] = field(default_factory=dict)
+    ids: dict[int, list[int]] = field(default_factory=dict)  # each index's titles as ints
     rebuilds: int = 0  # buckets compiled since start (tests and the benchmark read it)
     answers: OrderedDict = field(default_factory=OrderedDict)  # free_title_ids, LRU
 
@@ -51,11 +71,12 @@ def _cache() -> _Cache:
 
 def current_indexes(session: Session) -> dict[int, AvailsIndex]:
     """Every bucket's index, rebuilding those whose version changed since last time."""
-    return _snapshot(session)[0]
+    return {bucket: built for bucket, (built, _ids) in _snapshot(session)[0].items()}
 
 
-def _snapshot(session: Session) -> tuple[dict[int, AvailsIndex], tuple]:
-    """The current indexes and the versions they were built at."""
+def _snapshot(session: Session) -> tuple[dict[int, tuple[AvailsIndex, list[int]]], tuple]:
+    """The current indexes (each with its titles' ids) and the versions they were
+    built at."""
     cache = _cache()
     rows = session.execute(select(LicensingCounter.name, LicensingCounter.value)
                            .where(LicensingCounter.name.like(f"{PREFIX}%"))).all()
@@ -65,41 +86,125 @@ def _snapshot(session: Session) -> tuple[dict[int, AvailsIndex], tuple]:
         for bucket in list(cache.indexes):
             if bucket not in versions:
                 del cache.indexes[bucket]
+                cache.ids.pop(bucket, None)
                 cache.versions.pop(bucket, None)
-        for bucket in stale:
-            # Not strict: one inconsistent grant must not take the catalog search down.
-            cache.indexes[bucket] = AvailsIndex.build(
-                (to_domain(g) for g in _bucket_rows(session, bucket)), strict=False)
-            cache.versions[bucket] = versions[bucket]
-            cache.rebuilds += 1
-        return dict(cache.indexes), tuple(sorted(cache.versions.items()))
+        # Compiling allocates millions of objects that all stay: without the cyclic
+        # collector, which would walk them again and again meanwhile, a cold start
+        # takes less than half the time.
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            for bucket in stale:
+                # Not strict: one inconsistent grant must not take the catalog search down.
+                built = AvailsIndex.build(bucket_grants(session, bucket), strict=False)
+                built.prepare_search()
+                cache.indexes[bucket] = built
+                cache.ids[bucket] = [int(t) for t in built.titles]
+                cache.versions[bucket] = versions[bucket]
+                cache.rebuilds += 1
+        finally:
+            if collecting:
+                gc.enable()
+        return ({bucket: (built, cache.ids[bucket]) for bucket, built in cache.indexes.items()},
+                tuple(sorted(cache.versions.items())))
 
 
 _JSON_COLUMNS = ("media", "territories", "territories_excluded", "languages", "holdbacks")
+_COLUMNS = ("id", "kind", "label", "title_id", "licensee_org_id", "media", "territories",
+            "territories_excluded", "languages", "episode_first", "episode_last", "starts_on",
+            "ends_on", "exclusive", "holdbacks", "may_sublicense", "parent_id", "status",
+            "expires_on", "reverted_on")
+_KINDS = {kind.value: kind for kind in GrantKind}
+_WEIGHING = sorted(status.value for status in HARD_STATUSES | SOFT_STATUSES)
+_STATUSES = {status.value: status for status in GrantStatus}
 
 
-@lru_cache(maxsize=65536)
-def _json(text: str):
-    # Grants repeat the same few values (["SVOD"], ["001"], []): decode each once.
-    return json.loads(text)
+def bucket_grants(session: Session, bucket: int) -> list[Grant]:
+    """A bucket's grants that weigh for the engine, equal to ``to_domain`` of each row.
 
-
-def _bucket_rows(session: Session, bucket: int) -> list[SimpleNamespace]:
-    """A bucket's grants as plain rows (thousands of ORM objects would cost more)."""
+    Grants whose status weighs nothing (drafts, inquiries, expired, terminated) are left
+    out unless a sublicence hangs from them: the engine would drop them anyway, and a
+    long-lived catalog holds many. Rows are read through the driver's own cursor, in
+    the session's transaction: tens of thousands of rows through result objects (let
+    alone ORM objects) would cost more than the rest of a cold start together.
+    """
     table = RightsGrant.__table__
-    columns = [type_coerce(c, String).label(c.name) if c.name in _JSON_COLUMNS else c
-               for c in table.c]
     low = bucket * BUCKET_SIZE
-    rows = session.execute(select(*columns).where(
-        table.c.title_id >= low, table.c.title_id < low + BUCKET_SIZE))
-    out = []
-    for row in rows:
-        values = row._asdict()
-        for name in _JSON_COLUMNS:
-            value = values[name]
-            values[name] = _json(value) if isinstance(value, str) else value
-        out.append(SimpleNamespace(**values))
-    return out
+    in_bucket = (table.c.title_id >= low, table.c.title_id < low + BUCKET_SIZE)
+    parents = select(table.c.parent_id).where(*in_bucket, table.c.parent_id.is_not(None))
+    stmt = select(*(cast(table.c[name], Text).label(name) if name in _JSON_COLUMNS
+                    else table.c[name] for name in _COLUMNS)).where(
+        *in_bucket, table.c.status.in_(_WEIGHING) | table.c.id.in_(parents))
+    connection = session.connection()
+    sql = str(stmt.compile(dialect=connection.dialect, compile_kwargs={"literal_binds": True}))
+    cursor = connection.connection.cursor()
+    try:
+        cursor.execute(sql)
+        rows = cursor.fetchall()
+    finally:
+        cursor.close()
+    return [_grant(row) for row in rows]
+
+
+def _grant(row: tuple) -> Grant:
+    (grant_id, kind, label, title_id, licensee_id, media, territories, excluded, languages,
+     episode_first, episode_last, starts_on, ends_on, exclusive, holdbacks, may_sublicense,
+     parent_id, status, expires_on, reverted_on) = row
+    try:
+        return Grant.from_canonical(
+            id=str(grant_id), label=label, kind=_KINDS[kind], title_id=str(title_id),
+            media=_codes(media, "media"), territories=_codes(territories, "territories"),
+            territories_excluded=_codes(excluded, "territories_excluded"),
+            languages=_languages(languages),
+            episodes=(_episodes(episode_first, episode_last)
+                      if episode_first is not None else None),
+            start=_day(starts_on), end=_day(ends_on), exclusive=bool(exclusive),
+            holdbacks=_holdbacks(holdbacks), may_sublicense=bool(may_sublicense),
+            parent_id=str(parent_id) if parent_id else None, status=_STATUSES[status],
+            expires_on=_day(expires_on), reverted_on=_day(reverted_on),
+            licensee_id=str(licensee_id) if licensee_id else None)
+    except (KeyError, TypeError, ValueError):
+        # Something the stored grant should never hold: the long way names the problem.
+        return to_domain(_row_namespace(row))
+
+
+def _row_namespace(row: tuple) -> SimpleNamespace:
+    values = dict(zip(_COLUMNS, row, strict=True))
+    for name in _JSON_COLUMNS:
+        if isinstance(values[name], str):
+            values[name] = json.loads(values[name])
+    for name in ("starts_on", "ends_on", "expires_on", "reverted_on"):
+        values[name] = _day(values[name])
+    values["exclusive"] = bool(values["exclusive"])
+    values["may_sublicense"] = bool(values["may_sublicense"])
+    return SimpleNamespace(**values)
+
+
+def _day(value) -> date | None:
+    # SQLite hands dates over as ISO text, PostgreSQL as dates.
+    return date.fromisoformat(value) if isinstance(value, str) else value
+
+
+# Caches hold what recurs (["SVOD"], ["001"], []); the one-offs pass through.
+@lru_cache(maxsize=1 << 15)
+def _codes(text: str | None, dimension: str) -> tuple[str, ...]:
+    return canonical_codes(tuple(json.loads(text) or ()) if text else (), dimension)
+
+
+@lru_cache(maxsize=1 << 12)
+def _languages(text: str | None):
+    tags = json.loads(text) if text else None
+    return canonical_languages(tuple(tags)) if tags else None
+
+
+@lru_cache(maxsize=1 << 12)
+def _holdbacks(text: str | None) -> tuple:
+    return tuple(holdback_to_domain(h) for h in json.loads(text) or ()) if text else ()
+
+
+@lru_cache(maxsize=4096)
+def _episodes(first: int, last: int | None) -> EpisodeRange:
+    return EpisodeRange(first, last)
 
 
 def free_title_ids(session: Session, request: AvailsRequest, as_of: date, *,
@@ -119,9 +224,10 @@ def free_title_ids(session: Session, request: AvailsRequest, as_of: date, *,
             cache.answers.move_to_end(key)
             return list(found)
     out: list[int] = []
-    for _bucket, index in sorted(indexes.items()):
-        out.extend(int(t) for t in index.free_titles(request, as_of,
-                                                     allow_contested=allow_contested))
+    for _bucket, (built, ids) in sorted(indexes.items()):
+        out.extend(compress(ids, built.free_selectors(
+            request, as_of, allow_contested=allow_contested)))
+    out.sort()  # buckets come in order, but an index orders its titles as text
     with cache.lock:
         cache.answers[key] = tuple(out)
         while len(cache.answers) > ANSWERS_KEPT:
@@ -130,17 +236,22 @@ def free_title_ids(session: Session, request: AvailsRequest, as_of: date, *,
 
 
 def id_filter(session: Session, column, ids: Iterable[int]):
-    """``column IN ids`` for thousands of ids: one bound parameter (a JSON array on
-    SQLite, an array on PostgreSQL) instead of one per id."""
+    """``column IN ids`` for thousands of ids, as one bound parameter instead of one
+    per id: an array on PostgreSQL. On SQLite, a byte per id up to the largest (1 for
+    the ids wanted), read at the row's id: cheaper per row than probing a list built
+    from a JSON array (which remains for ids a byte string cannot hold)."""
     ids = [int(i) for i in ids]
     if session.get_bind().dialect.name == "postgresql":
-        from sqlalchemy import any_, bindparam
+        from sqlalchemy import any_
         from sqlalchemy.dialects.postgresql import ARRAY
-        from sqlalchemy.types import Integer
 
         return column == any_(bindparam(None, ids, type_=ARRAY(Integer)))
-    from sqlalchemy import func
-
+    if ids and 0 <= min(ids) and max(ids) <= ID_BYTES_MAX:
+        wanted = bytearray(max(ids) + 1)
+        for i in ids:
+            wanted[i] = 1
+        return func.substr(bindparam(None, bytes(wanted), type_=LargeBinary), column + 1,
+                           1) == bindparam(None, b"\x01", type_=LargeBinary)
     values = func.json_each(json.dumps(ids)).table_valued("value")
     return column.in_(select(values.c.value))
 

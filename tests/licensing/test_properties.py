@@ -332,3 +332,115 @@ def test_free_titles_match_oracle(record_property):
     record_property("hypothesis_examples", RAN["free_titles"])
     print(f"free_titles vs oracle: {RAN['free_titles']} examples")
     assert RAN["free_titles"] >= min(EXAMPLES // 3, 30)
+
+
+POOL = sorted({date(2025, 1, 1) + timedelta(days=d * 9 + d % 7) for d in range(200)})
+
+
+def _random_catalog(rng, titles: int) -> list[Grant]:
+    """Many titles with grants on arbitrary days (not quarters): the catalog search's
+    bitsets cut ordered dates into ranges, and any day must fall on the right side."""
+    base = date(2025, 1, 1)
+    out: list[Grant] = []
+    serial = 0
+
+    def day() -> date:  # 200 days, so bounds often coincide
+        return POOL[rng.randrange(len(POOL))]
+
+    def later(start: date) -> date | None:
+        after = [d for d in POOL if d > start]
+        return rng.choice(after) if after else None
+
+    def pick(choices, most=2):
+        return rng.sample(choices, rng.randint(1, most))
+
+    for t in range(titles):
+        title = f"T{t:03d}"
+        for _ in range(rng.choice([0, 1, 1, 1, 2])):
+            serial += 1
+            start = rng.choice([base - timedelta(days=rng.randrange(0, 400)), POOL[0], day()])
+            out.append(Grant(
+                id=f"G{serial}", label=f"R-{serial}", kind=GrantKind.RIGHTS_IN, title_id=title,
+                media=rng.choice([("ALL",), ("ALL",), ("NON_LINEAR",), tuple(pick(MEDIA_CHOICES))]),
+                territories=rng.choice([("001",), ("001",), tuple(pick(GRANT_TERRITORIES))]),
+                languages=rng.choice([None, None, None, ("en", "es:dub")]),
+                episodes=rng.choice([None, None, None, EpisodeRange(1, 40)]),
+                start=start, end=rng.choice([None, start + timedelta(days=rng.randrange(900, 3000))]),
+                exclusive=rng.random() < 0.8,
+                status=rng.choice([GrantStatus.ACTIVE, GrantStatus.ACTIVE, GrantStatus.SIGNED,
+                                   GrantStatus.DRAFT, GrantStatus.REVERTED]),
+                reverted_on=base + timedelta(days=rng.randrange(0, 2000)),
+            ))
+        deals: list[Grant] = []
+        for _ in range(rng.randint(0, 12)):
+            serial += 1
+            start = day()
+            status = rng.choice(list(GrantStatus))
+            parent = rng.choice(deals) if deals and rng.random() < 0.15 else None
+            fields = dict(
+                id=f"G{serial}", label=f"D-{serial}", kind=GrantKind.RIGHTS_OUT, title_id=title,
+                media=tuple(pick(MEDIA_CHOICES)), territories=tuple(pick(GRANT_TERRITORIES, 3)),
+                territories_excluded=rng.choice([(), (), ("US",)]),
+                languages=rng.choice([None, None, tuple(pick(LANGUAGES)),
+                                      (LanguageRight("fr", LanguageUse.DUB),)]),
+                episodes=rng.choice([None, None, None, EpisodeRange(rng.randint(1, 30), None),
+                                     EpisodeRange(1, rng.randint(1, 30))]),
+                start=start, end=rng.choice([None, later(start)]),
+                exclusive=rng.random() < 0.5, status=status,
+                expires_on=day(), reverted_on=day() if status is GrantStatus.REVERTED else None,
+                licensee_id=rng.choice([None, *LICENSEES]), may_sublicense=True,
+                parent_id=parent.id if parent else None,
+                holdbacks=tuple(
+                    Holdback(media=tuple(pick(MEDIA_CHOICES)),
+                             territories=tuple(pick(GRANT_TERRITORIES)),
+                             languages=rng.choice([None, None, ("en",)]),
+                             start=held_from, until=rng.choice([None, later(held_from or start)]))
+                    for held_from in [rng.choice([None, day()])
+                                      for _ in range(rng.choice([0, 0, 0, 1, 2]))]
+                ) if parent is None else (),
+            )
+            if not expand_territories(fields["territories"], fields["territories_excluded"]):
+                fields["territories_excluded"] = ()
+            deals.append(Grant(**fields))
+        out.extend(deals)
+    return out
+
+
+def test_free_titles_agree_with_checking_each_title(monkeypatch):
+    """The catalog search (bitsets over every title's blockers) against the engine's own
+    answer title by title, on a catalog of many titles and dates that are any day."""
+    import random
+
+    from licensing import domain
+
+    rng = random.Random(2026)
+    for cuts in (64, 3):  # few cuts: most bounds fall between two stored prefixes
+        monkeypatch.setattr(domain, "_CUTS", cuts)
+        catalog = _random_catalog(rng, 90)
+        index = AvailsIndex.build(catalog, strict=False)
+        deal_ids = [g.id for g in catalog if g.kind is GrantKind.RIGHTS_OUT]
+        for n in range(150):
+            start = rng.choice(POOL[:-1])
+            request = AvailsRequest(
+                media=tuple(rng.sample(MEDIA_CHOICES, rng.randint(1, 2))),
+                territories=tuple(rng.sample(REQUEST_TERRITORIES, rng.randint(1, 2))),
+                languages=rng.choice([None, None, ("en",), ("es-419", "fr:dub")]),
+                episodes=rng.choice([None, None, EpisodeRange(rng.randint(1, 40), None),
+                                     EpisodeRange(rng.randint(1, 20), rng.randint(20, 40)),
+                                     EpisodeRange(1, rng.randint(1, 30))]),
+                start=start,
+                end=rng.choice([None, rng.choice([d for d in POOL if d > start])]),
+                exclusive=rng.random() < 0.5,
+                licensee_id=rng.choice([None, *LICENSEES]),
+                ignore_grant_ids=frozenset(rng.sample(deal_ids, 2)) if n % 10 == 0 else (),
+            )
+            as_of = rng.choice(POOL)
+            allow_contested = n % 3 == 0
+            expected = []
+            for title in index.titles:
+                answer = index.check(request.for_title(title), as_of)
+                wanted = ("free", "contested") if allow_contested else ("free",)
+                if all(part.status.value in wanted for part in answer.parts):
+                    expected.append(title)
+            got = index.free_titles(request, as_of, allow_contested=allow_contested)
+            assert got == expected, (cuts, n, request)

@@ -314,6 +314,70 @@ def test_catalog_search_narrows_to_free_titles_and_index_follows_deals(
     assert app.extensions["licensing_avails_cache"].rebuilds == rebuilds + 1  # one bucket
 
 
+def test_index_reads_grants_as_to_domain_does(world, monkeypatch):
+    """The index reads grants as plain rows, normalizing each distinct stored value
+    once: the grants it gets must equal ``to_domain`` of the same rows."""
+    from licensing import index
+    from licensing.models import to_domain
+
+    title, org = world.title, world.producer_org
+
+    def add(**fields):
+        values = {"kind": "rights_out", "media": ["SVOD"], "territories": ["419"],
+                  "starts_on": day(0), "status": "signed", **fields}
+        row = RightsGrant(title_id=title.id, organization_id=org.id,
+                          label=f"T-{_count(RightsGrant)}", **values)
+        db.session.add(row)
+        db.session.flush()
+        return row
+
+    draft_parent = add(status="draft", may_sublicense=True, exclusive=True)
+    rows = [
+        draft_parent,
+        add(parent_id=draft_parent.id, territories=["BR"], status="active"),
+        add(media=["non_linear", "FAST"], territories=["001", "us"],
+            territories_excluded=["021", "CN"], languages=["pt-br:subtitle", "es", "EN:dub"],
+            episode_first=3, episode_last=9, ends_on=day(400), exclusive=True,
+            licensee_org_id=world.buyer_a.organization_id, may_sublicense=True,
+            holdbacks=[{"media": ["AVOD"], "territories": ["BR"], "territories_excluded": [],
+                        "languages": ["pt"], "start": None, "until": day(200).isoformat()}]),
+        add(status="offer", expires_on=day(30), episode_first=2),
+        add(status="reverted", reverted_on=day(90), ends_on=day(700)),
+        add(status="expired"),  # weighs nothing: left out
+        add(kind="rights_in", status="terminated", territories=["150"]),  # likewise
+    ]
+    db.session.commit()
+
+    def long_way(row):
+        raise AssertionError(f"the short way failed for {row}")
+
+    monkeypatch.setattr(index, "to_domain", long_way)
+    got = {g.id: g for g in index.bucket_grants(db.session, index.bucket_of(title.id))}
+    expected = {str(r.id): to_domain(r) for r in rows[:5]}
+    expected[str(world.rights.id)] = to_domain(world.rights)
+    assert got == expected
+
+
+def test_id_filter_keeps_exactly_the_ids_asked_for(app, monkeypatch):
+    from sqlalchemy import literal
+
+    from licensing import index
+
+    numbers = select(literal(0).label("n")).cte("numbers", recursive=True)
+    numbers = numbers.union_all(select(numbers.c.n + 1).where(numbers.c.n < 299))
+
+    def kept(ids):
+        return set(db.session.scalars(select(numbers.c.n).where(
+            index.id_filter(db.session, numbers.c.n, ids))))
+
+    for ids in ([], [0], [5, 7, 299], list(range(1, 300, 3)), [250, 12, 12, 400]):
+        assert kept(ids) == set(ids) & set(range(300)), ids
+        monkeypatch.setattr(index, "ID_BYTES_MAX", 10)  # past it: the JSON array on SQLite
+        assert kept(ids) == set(ids) & set(range(300)), ids
+        monkeypatch.undo()
+    assert kept([-1, 3]) == {3}
+
+
 def test_rights_in_crud_is_audited(world):
     terms = parse_terms({"media": ["SVOD"], "territories": ["150"],
                          "term": {"start": "2026-01-01", "end": "2028-01-01"}})
