@@ -17,7 +17,10 @@ bucket's rebuild (also reported). Answers are remembered per question until a gr
 changes, so the repeated search measures that path; the same search with a different
 window each time (nothing remembered but the index) is reported beside it.
 
-    .venv/bin/python bench/bench_avails_search.py [--quick] [--seed N]
+    .venv/bin/python bench/bench_avails_search.py [--quick] [--seed N] [--fresh]
+
+With --fresh the ≤ 10x target is judged on the new-question p95 (nothing remembered but
+the compiled index) instead of the repeated question's.
 """
 
 from __future__ import annotations
@@ -105,6 +108,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="a tenth of the catalog")
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--fresh", action="store_true",
+                        help="judge the target on a new question each time")
     args = parser.parse_args()
     scale = 10 if args.quick else 1
     titles = 10_000 // scale
@@ -179,8 +184,9 @@ def main() -> int:
                 fresh_times.append(time.perf_counter() - t0)
                 db.session.rollback()
             fresh_p95 = _p95(fresh_times)
+            fresh_ratio = fresh_p95 / plain_p95
             print(f"  a new question each time (window moved by a day): p95 "
-                  f"{fresh_p95 * 1e3:.1f} ms ({fresh_p95 / plain_p95:.1f}x the plain search)")
+                  f"{fresh_p95 * 1e3:.1f} ms ({fresh_ratio:.1f}x the plain search)")
 
             # A signed deal moves one bucket's version: the next search rebuilds that bucket.
             request, _c = services.request_from_params(QUERY)
@@ -201,7 +207,11 @@ def main() -> int:
           f"(target ≥ 50x: {'met' if engine_ratio >= 50 else 'MISSED'})")
     print(f"RATIO avails search vs plain search (p95 / p95): {ratio:.2f}x "
           f"(target ≤ 10x: {'met' if ratio <= 10 else 'MISSED'})")
-    return 0 if engine_ratio >= 50 and ratio <= 10 and agreed else 1
+    print(f"RATIO avails search, a new question each time, vs plain search (p95 / p95): "
+          f"{fresh_ratio:.2f}x (target ≤ 10x: {'met' if fresh_ratio <= 10 else 'MISSED'})")
+    print(f"cold start: {cold:.1f} s")
+    judged = fresh_ratio if args.fresh else ratio
+    return 0 if engine_ratio >= 50 and judged <= 10 and agreed else 1
 
 
 if __name__ == "__main__":

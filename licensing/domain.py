@@ -1453,7 +1453,7 @@ _PICK: Final = tuple(
     for b in range(8)
 )
 #: Most prefix bitsets an ordered column keeps; values between them are added bit by bit.
-_CUTS: Final = 64
+_CUTS: Final = 128
 
 
 def _columns(records: bytes, width: int, n: int, bits: Iterable[int]) -> dict[int, int]:
@@ -1502,10 +1502,12 @@ class _Ordered:
     def below(self, bound: int) -> int:
         """Positions whose value is < bound."""
         i = bisect_left(self.values, bound)
-        j = bisect_right(self.cuts, i) - 1
+        cuts = self.cuts
+        j = bisect_right(cuts, i) - 1
         mask = self.prefixes[j]
-        for position in self.positions[self.cuts[j] : i]:
-            mask |= 1 << position
+        if cuts[j] < i:
+            for position in self.positions[cuts[j] : i]:
+                mask |= 1 << position
         return mask
 
     def at_least(self, bound: int) -> int:
@@ -1628,19 +1630,21 @@ class _SearchBits:
         key = (exclusive, countries, leaves)
         found = self._rights_in.get(key)
         if found is None:
+            envelopes: dict[tuple[int, int], int] = {}
+            for (exclusive_only, (c, lv, first, last)), titles in self.envelopes.items():
+                if exclusive_only == exclusive and c & countries == countries and (
+                    lv & leaves == leaves
+                ):
+                    envelopes[(first, last)] = envelopes.get((first, last), 0) | titles
+            wide: dict[tuple[int, int], int] = {}
+            for (excl, c, lv, first, last), titles in self.wide.items():
+                if (excl or not exclusive) and c & countries == countries and (
+                    lv & leaves == leaves
+                ):
+                    wide[(first, last)] = wide.get((first, last), 0) | titles
             found = (
-                [
-                    (first, last, titles)
-                    for (exclusive_only, (c, lv, first, last)), titles in self.envelopes.items()
-                    if exclusive_only == exclusive and c & countries == countries
-                    and lv & leaves == leaves
-                ],
-                [
-                    (first, last, titles)
-                    for (excl, c, lv, first, last), titles in self.wide.items()
-                    if (excl or not exclusive) and c & countries == countries
-                    and lv & leaves == leaves
-                ],
+                [(first, last, titles) for (first, last), titles in envelopes.items()],
+                [(first, last, titles) for (first, last), titles in wide.items()],
             )
             if len(self._rights_in) > 64:
                 self._rights_in.clear()
@@ -1812,7 +1816,7 @@ class AvailsIndex:
                 if first <= t0 and t1 <= last:
                     held |= titles
         free = candidates & held
-        unsure = candidates & ~held
+        unsure = candidates ^ free
         if unsure:
             for guard in _bit_indexes(unsure):
                 title = bits.title_at[guard]

@@ -49,6 +49,7 @@ BUCKET_SIZE = 256
 ANSWERS_KEPT = 256
 PREFIX = "avails:"
 ID_BYTES_MAX = 1 << 24  # id_filter's byte string on SQLite: at most 16 MB
+LONG_LIVED_BUCKETS = 4  # rebuilt at once, and their objects go straight to the oldest GC generation
 
 
 def bucket_of(title_id: int) -> int:
@@ -88,9 +89,9 @@ def _snapshot(session: Session) -> tuple[dict[int, tuple[AvailsIndex, list[int]]
                 del cache.indexes[bucket]
                 cache.ids.pop(bucket, None)
                 cache.versions.pop(bucket, None)
-        # Compiling allocates millions of objects that all stay: without the cyclic
-        # collector, which would walk them again and again meanwhile, a cold start
-        # takes less than half the time.
+        # Compiling allocates hundreds of thousands of objects that all stay: without
+        # the cyclic collector, which would walk them again and again meanwhile, a cold
+        # start takes less than half the time.
         collecting = gc.isenabled()
         gc.disable()
         try:
@@ -104,6 +105,13 @@ def _snapshot(session: Session) -> tuple[dict[int, tuple[AvailsIndex, list[int]]
                 cache.rebuilds += 1
         finally:
             if collecting:
+                if len(stale) > LONG_LIVED_BUCKETS:
+                    # Hand them to the oldest generation at once (freeze, then unfreeze,
+                    # moves every tracked object there) instead of letting the next
+                    # requests' young collections walk them all, a pause of about half
+                    # a second each for a large catalog.
+                    gc.freeze()
+                    gc.unfreeze()
                 gc.enable()
         return ({bucket: (built, cache.ids[bucket]) for bucket, built in cache.indexes.items()},
                 tuple(sorted(cache.versions.items())))
@@ -240,7 +248,7 @@ def id_filter(session: Session, column, ids: Iterable[int]):
     per id: an array on PostgreSQL. On SQLite, a byte per id up to the largest (1 for
     the ids wanted), read at the row's id: cheaper per row than probing a list built
     from a JSON array (which remains for ids a byte string cannot hold)."""
-    ids = [int(i) for i in ids]
+    ids = list(map(int, ids))
     if session.get_bind().dialect.name == "postgresql":
         from sqlalchemy import any_
         from sqlalchemy.dialects.postgresql import ARRAY
