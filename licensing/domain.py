@@ -12,6 +12,11 @@ segment, language atom, use, medium leaf), so that "which cells does this grant 
 one multiplication and the status of every cell in a time segment is a handful of
 integer ANDs and ORs, whatever the number of countries. `licensing.oracle` answers the
 same question cell by cell; the property tests hold the two to the same answer.
+
+A catalog search turns it around: one bit per blocker of every title, and a bitset over
+them for each country, medium, bound of the window and weight, so the titles a question
+leaves free come out of a few integer operations for the whole index (`_SearchBits`);
+only titles whose rights in are pieced together get a check of their own.
 """
 
 from __future__ import annotations
