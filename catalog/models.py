@@ -28,12 +28,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from catalog import domain
 from marketplace.accounts.models import Organization, User
-from marketplace.db import utcnow
+from marketplace.db import one_of, utcnow
 from marketplace.extensions import db
-
-
-def _in(column: str, values) -> str:
-    return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"
 
 
 class Title(db.Model):
@@ -41,9 +37,9 @@ class Title(db.Model):
 
     __tablename__ = "title"
     __table_args__ = (
-        CheckConstraint(_in("status", domain.STATUSES), name="status"),
-        CheckConstraint(_in("ai_involvement", domain.INVOLVEMENT), name="ai_involvement"),
-        CheckConstraint(_in("aspect_ratio", domain.ASPECT_RATIOS), name="aspect_ratio"),
+        CheckConstraint(one_of("status", domain.STATUSES), name="status"),
+        CheckConstraint(one_of("ai_involvement", domain.INVOLVEMENT), name="ai_involvement"),
+        CheckConstraint(one_of("aspect_ratio", domain.ASPECT_RATIOS), name="aspect_ratio"),
         CheckConstraint("year IS NULL OR (year >= 1950 AND year <= 2100)", name="year"),
         CheckConstraint("episode_count IS NULL OR episode_count >= 1", name="episode_count"),
         CheckConstraint("typical_episode_seconds IS NULL OR typical_episode_seconds > 0",
@@ -168,7 +164,7 @@ class TitleLocalization(db.Model):
 
 class TitleGenre(db.Model):
     __tablename__ = "title_genre"
-    __table_args__ = (CheckConstraint(_in("genre", domain.GENRES), name="genre"),
+    __table_args__ = (CheckConstraint(one_of("genre", domain.GENRES), name="genre"),
                       Index("ix_title_genre_genre_title", "genre", "title_id"))
 
     title_id: Mapped[int] = mapped_column(ForeignKey("title.id", ondelete="CASCADE"),
@@ -198,7 +194,7 @@ class MediaAsset(db.Model):
     """A stored file: an episode master, trailer, poster, subtitle, dub or document."""
 
     __tablename__ = "media_asset"
-    __table_args__ = (CheckConstraint(_in("kind", domain.ASSET_KINDS), name="kind"),
+    __table_args__ = (CheckConstraint(one_of("kind", domain.ASSET_KINDS), name="kind"),
                       CheckConstraint("size > 0", name="size"),
                       Index("ix_media_asset_title_kind", "title_id", "kind"),
                       Index("ix_media_asset_language_title", "language", "title_id"))
@@ -236,7 +232,7 @@ class MediaAsset(db.Model):
 
 class TitleCopyright(db.Model):
     __tablename__ = "title_copyright"
-    __table_args__ = (CheckConstraint(f"nrta_tier IS NULL OR {_in('nrta_tier', domain.NRTA_TIERS)}",
+    __table_args__ = (CheckConstraint(f"nrta_tier IS NULL OR {one_of('nrta_tier', domain.NRTA_TIERS)}",
                                       name="nrta_tier"),)
 
     title_id: Mapped[int] = mapped_column(ForeignKey("title.id", ondelete="CASCADE"),
@@ -257,7 +253,7 @@ class TitleReview(db.Model):
 
     __tablename__ = "title_review"
     __table_args__ = (CheckConstraint(
-        _in("action", ("submitted", "published", "returned", "withdrawn")), name="action"),)
+        one_of("action", ("submitted", "published", "returned", "withdrawn")), name="action"),)
 
     id: Mapped[int] = mapped_column(primary_key=True)
     title_id: Mapped[int] = mapped_column(ForeignKey("title.id", ondelete="CASCADE"),

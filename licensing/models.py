@@ -31,12 +31,8 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from catalog.models import Title
 from licensing import domain
 from marketplace.accounts.models import Organization, User
-from marketplace.db import utcnow
+from marketplace.db import one_of, utcnow
 from marketplace.extensions import db
-
-
-def _in(column: str, values) -> str:
-    return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"
 
 
 class GrantSource(enum.StrEnum):
@@ -91,9 +87,9 @@ class RightsGrant(db.Model):
     __tablename__ = "rights_grant"
     __table_args__ = (
         CheckConstraint("ends_on IS NULL OR starts_on < ends_on", name="term_in_order"),
-        CheckConstraint(_in("kind", domain.GrantKind), name="kind"),
-        CheckConstraint(_in("status", domain.GrantStatus), name="status"),
-        CheckConstraint(_in("source", GrantSource), name="source"),
+        CheckConstraint(one_of("kind", domain.GrantKind), name="kind"),
+        CheckConstraint(one_of("status", domain.GrantStatus), name="status"),
+        CheckConstraint(one_of("source", GrantSource), name="source"),
         CheckConstraint("episode_first IS NULL OR episode_first >= 1", name="episode_first"),
         CheckConstraint("episode_last IS NULL OR (episode_first IS NOT NULL "
                         "AND episode_last >= episode_first)", name="episode_last"),
@@ -229,7 +225,7 @@ class Offer(db.Model):
     """A buyer's proposal for a title, negotiated in rounds until accepted or closed."""
 
     __tablename__ = "offer"
-    __table_args__ = (CheckConstraint(_in("status", OfferStatus), name="status"),
+    __table_args__ = (CheckConstraint(one_of("status", OfferStatus), name="status"),
                       CheckConstraint("current_round >= 1", name="current_round"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -293,7 +289,7 @@ class OfferRound(db.Model):
     __tablename__ = "offer_round"
     __table_args__ = (
         UniqueConstraint("offer_id", "number"),
-        CheckConstraint(_in("fee_model", FeeModel), name="fee_model"),
+        CheckConstraint(one_of("fee_model", FeeModel), name="fee_model"),
         CheckConstraint("(fee_model = 'flat' AND flat_fee_minor > 0) OR "
                         "(fee_model = 'mg_revshare' AND minimum_guarantee_minor > 0 "
                         "AND revenue_share_bp > 0) OR "
@@ -338,7 +334,7 @@ def _instalment_checks() -> tuple[CheckConstraint, ...]:
         CheckConstraint("percent_bp IS NULL OR (percent_bp > 0 AND percent_bp <= 10000)",
                         name="percent_bp"),
         CheckConstraint("amount_minor IS NULL OR amount_minor > 0", name="amount_minor"),
-        CheckConstraint(_in("trigger", Trigger), name="trigger"),
+        CheckConstraint(one_of("trigger", Trigger), name="trigger"),
         CheckConstraint("(trigger = 'on_date') = (due_on IS NOT NULL)", name="due_on"),
     )
 
@@ -368,8 +364,8 @@ class Deal(db.Model):
 
     __tablename__ = "deal"
     __table_args__ = (
-        CheckConstraint(_in("status", DealStatus), name="status"),
-        CheckConstraint(_in("fee_model", FeeModel), name="fee_model"),
+        CheckConstraint(one_of("status", DealStatus), name="status"),
+        CheckConstraint(one_of("fee_model", FeeModel), name="fee_model"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -444,7 +440,7 @@ class DealSignature(db.Model):
 
     __tablename__ = "deal_signature"
     __table_args__ = (UniqueConstraint("deal_id", "side"),
-                      CheckConstraint(_in("side", Side), name="side"))
+                      CheckConstraint(one_of("side", Side), name="side"))
 
     id: Mapped[int] = mapped_column(primary_key=True)
     deal_id: Mapped[int] = mapped_column(ForeignKey("deal.id", ondelete="CASCADE"))

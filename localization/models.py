@@ -27,7 +27,7 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship, validates
 
 from catalog.models import Episode, Title
 from marketplace.accounts.models import User
-from marketplace.db import utcnow
+from marketplace.db import one_of, utcnow
 from marketplace.extensions import db
 
 
@@ -67,9 +67,6 @@ class JobStatus(enum.StrEnum):
 ACTIVE_JOB_STATUSES = (JobStatus.QUEUED, JobStatus.RUNNING)
 
 
-def _in(column: str, values) -> str:
-    return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"
-
 
 class SubtitleTrack(db.Model):
     """One episode's subtitles in one language and kind."""
@@ -77,9 +74,9 @@ class SubtitleTrack(db.Model):
     __tablename__ = "subtitle_track"
     __table_args__ = (
         UniqueConstraint("episode_id", "language", "kind", name="uq_subtitle_track_episode"),
-        CheckConstraint(_in("kind", TrackKind), name="kind"),
-        CheckConstraint(_in("origin", TrackOrigin), name="origin"),
-        CheckConstraint(_in("status", TrackStatus), name="status"),
+        CheckConstraint(one_of("kind", TrackKind), name="kind"),
+        CheckConstraint(one_of("origin", TrackOrigin), name="origin"),
+        CheckConstraint(one_of("status", TrackStatus), name="status"),
         CheckConstraint("current_revision >= 1", name="current_revision"),
         CheckConstraint("event_count >= 0", name="event_count"),
         CheckConstraint("qc_errors >= 0 AND qc_warnings >= 0", name="qc_counts"),
@@ -157,7 +154,7 @@ class SubtitleRevision(db.Model):
     __table_args__ = (
         UniqueConstraint("track_id", "number", name="uq_subtitle_revision_track_number"),
         CheckConstraint("number >= 1", name="number"),
-        CheckConstraint(_in("reason", RevisionReason), name="reason"),
+        CheckConstraint(one_of("reason", RevisionReason), name="reason"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -197,8 +194,8 @@ class TranslationJob(db.Model):
 
     __tablename__ = "translation_job"
     __table_args__ = (
-        CheckConstraint(_in("status", JobStatus), name="status"),
-        CheckConstraint(_in("kind", TrackKind), name="kind"),
+        CheckConstraint(one_of("status", JobStatus), name="status"),
+        CheckConstraint(one_of("kind", TrackKind), name="kind"),
         CheckConstraint("progress_done >= 0 AND progress_total >= 0", name="progress"),
         CheckConstraint("attempts >= 0", name="attempts"),
         CheckConstraint("source_language <> target_language", name="languages_differ"),

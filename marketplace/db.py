@@ -16,6 +16,11 @@ NAMING_CONVENTION = {
 }
 
 
+def one_of(column: str, values) -> str:
+    """The SQL of a check constraint keeping ``column`` within ``values`` (an enum's)."""
+    return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

@@ -30,16 +30,13 @@ from sqlalchemy.orm import Mapped, mapped_column, relationship
 from catalog.models import Episode, MediaAsset, Title
 from licensing.models import Deal
 from marketplace.accounts.models import Organization, User
-from marketplace.db import utcnow
+from marketplace.db import one_of, utcnow
 from marketplace.extensions import db
 
 
 def _token() -> str:
     return uuid.uuid4().hex[:12]
 
-
-def _in(column: str, values) -> str:
-    return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"
 
 
 class JobStatus(enum.StrEnum):
@@ -107,8 +104,8 @@ class TranscodeJob(db.Model):
 
     __tablename__ = "transcode_job"
     __table_args__ = (
-        CheckConstraint(_in("status", JobStatus), name="status"),
-        CheckConstraint(_in("purpose", JobPurpose), name="purpose"),
+        CheckConstraint(one_of("status", JobStatus), name="status"),
+        CheckConstraint(one_of("purpose", JobPurpose), name="purpose"),
         CheckConstraint("progress >= 0 AND progress <= 1", name="progress"),
         CheckConstraint("attempts >= 0", name="attempts"),
         Index("ix_transcode_job_status_heartbeat_at", "status", "heartbeat_at"),
@@ -270,8 +267,8 @@ class DeliveryPackage(db.Model):
 
     __tablename__ = "delivery_package"
     __table_args__ = (
-        CheckConstraint(_in("status", PackageStatus), name="status"),
-        CheckConstraint(_in("subtitles", SubtitleDelivery), name="subtitles"),
+        CheckConstraint(one_of("status", PackageStatus), name="status"),
+        CheckConstraint(one_of("subtitles", SubtitleDelivery), name="subtitles"),
         CheckConstraint("resent_count >= 0", name="resent_count"),
     )
 
@@ -341,7 +338,7 @@ class PackageFile(db.Model):
 
     __tablename__ = "package_file"
     __table_args__ = (UniqueConstraint("package_id", "path"),
-                      CheckConstraint(_in("kind", FileKind), name="kind"),
+                      CheckConstraint(one_of("kind", FileKind), name="kind"),
                       CheckConstraint("size >= 0", name="size"))
 
     id: Mapped[int] = mapped_column(primary_key=True)

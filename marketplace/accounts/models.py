@@ -7,7 +7,7 @@ from flask_login import UserMixin
 from sqlalchemy import CheckConstraint, ForeignKey, Index, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from marketplace.db import utcnow
+from marketplace.db import one_of, utcnow
 from marketplace.extensions import db
 
 
@@ -29,15 +29,12 @@ class OrgRole(enum.StrEnum):
     MEMBER = "member"
 
 
-def _in(column: str, values) -> str:
-    return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"
-
 
 class Organization(db.Model):
     __tablename__ = "organization"
     __table_args__ = (
-        CheckConstraint(_in("kind", OrgKind), name="kind"),
-        CheckConstraint(_in("status", OrgStatus), name="status"),
+        CheckConstraint(one_of("kind", OrgKind), name="kind"),
+        CheckConstraint(one_of("status", OrgStatus), name="status"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -65,7 +62,7 @@ class Organization(db.Model):
 class User(UserMixin, db.Model):
     __tablename__ = "user_account"
     __table_args__ = (
-        CheckConstraint(_in("org_role", OrgRole), name="org_role"),
+        CheckConstraint(one_of("org_role", OrgRole), name="org_role"),
         CheckConstraint("email = lower(email)", name="email_lowercase"),
     )
 
