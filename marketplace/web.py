@@ -8,14 +8,13 @@ from dataclasses import dataclass, field
 from flask import (
     Blueprint,
     Flask,
-    Response,
     abort,
     current_app,
     redirect,
     render_template,
     request,
+    send_file,
     session,
-    stream_with_context,
     url_for,
 )
 from flask_login import current_user
@@ -138,10 +137,9 @@ def signed_file():
     if not storage.exists(key):
         abort(404)
     filename = request.args.get("filename") or key.rsplit("/", 1)[-1]
-    headers = {"Content-Disposition": f'attachment; filename="{filename}"',
-               "Content-Length": str(storage.size(key))}
-    return Response(stream_with_context(storage.iter_bytes(key)), headers=headers,
-                    mimetype="application/octet-stream")
+    # send_file answers Range requests, so a <video> can seek in a signed local file.
+    return send_file(storage.local_path(key), as_attachment=True, download_name=filename,
+                     conditional=True, max_age=0)
 
 
 @bp.get("/healthz")

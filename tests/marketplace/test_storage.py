@@ -90,6 +90,9 @@ def test_signed_download_route(app, client):
     resp = client.get(url)
     assert resp.status_code == 200
     assert resp.data == b"hello buyer"
+    part = client.get(url, headers={"Range": "bytes=6-10"})
+    assert part.status_code == 206
+    assert part.data == b"buyer"
     assert client.get(url.replace("sig=", "sig=0")).status_code == 403
 
 
