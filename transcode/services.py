@@ -91,7 +91,7 @@ SETTINGS: dict[str, Any] = {
     "TRANSCODE_MAX_ATTEMPTS": 3,  # runs of a job before a retryable failure is final
     "TRANSCODE_RETRY_DELAY": 10,  # seconds before a retryable failure runs again (× attempt)
     "TRANSCODE_STALL_TIMEOUT": 120,  # ffmpeg silent this long is stopped
-    "TRANSCODE_WORK_DIR": "",  # local scratch space (default: the system's temp folder)
+    "TRANSCODE_WORK_DIR": "",  # local scratch space (default: a folder per database in the temp folder)
     "TRANSCODE_DEFAULT_PROFILE": "upload_mp4",
     "TRANSCODE_DELIVER_ON_SIGNATURE": 0,  # 1: prepare a package when a deal is signed
 }
@@ -453,7 +453,12 @@ class _Monitor:
 
 
 def _work_dir(job_id: int) -> Path:
-    root = setting("TRANSCODE_WORK_DIR") or os.path.join(tempfile.gettempdir(), "pdx-transcode")
+    """Scratch space of one job. The default is keyed by the database, whose ids the
+    folder names use: two installs on one machine never share a job's folder."""
+    root = setting("TRANSCODE_WORK_DIR")
+    if not root:
+        database = hashlib.sha256(current_app.config["SQLALCHEMY_DATABASE_URI"].encode()).hexdigest()[:12]
+        root = os.path.join(tempfile.gettempdir(), f"pdx-transcode-{database}")
     return Path(root) / f"job-{job_id}"
 
 
