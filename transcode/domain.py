@@ -178,8 +178,9 @@ class LabelPlan:
     box: tuple[int, int, int, int]  # x, y, w, h in the checked output's pixels
     frame: tuple[int, int]  # the checked output's frame size
     checked_output: str  # role of the output that is checked (main or top rung)
-    reference_args: tuple[str, ...]  # renders the same frame without overlays (gray8)
-    check_at: float  # seconds
+    reference_args: tuple[str, ...]  # renders the checked frame from the source without overlays (gray8)
+    check_frame: int  # index of the checked frame, counted from the first frame of the output
+    reference_path: str = ""  # the same unlabelled frame, written by the delivery run itself
 
 
 @dataclass(frozen=True)
@@ -199,7 +200,9 @@ class Plan:
     notes: tuple[str, ...] = ()  # adaptations made to the source, for the delivery record
     metadata: Mapping[str, str] = field(default_factory=dict)  # container tags written
     label: LabelPlan | None = None
-    loudness: Loudness | None = None  # target the output is checked against
+    # target the output is checked against; the run's own ebur128 meter (ahead of the
+    # encoder) logs what was delivered, so checking it needs no second decode
+    loudness: Loudness | None = None
     sidecars: tuple[Sidecar, ...] = ()
     rungs: tuple[HlsRung, ...] = ()
 
@@ -260,6 +263,7 @@ def build(
 
     inp = ffmpeg.input(input_path)
     video = inp["v:0"]
+    reference_out = None
     if resample:
         video = video.filter("fps", fps=_fmt_rate(rate))
 
@@ -282,6 +286,9 @@ def build(
         audio = _audio_chain(profile, probe, inp, opts, notes)
         video = _fit(video, geometry, probe)
         label_plan = None
+        if label is not None:  # the checked frame without overlays, from this same run
+            split = video.split()
+            video, unlabelled = split[0], split[1]
         if profile.subtitles.mode is SubtitleMode.BURN:
             assert opts.subtitles is not None
             video = video.filter("ass", filename=opts.subtitles, fontsdir=opts.fonts_dir)
@@ -295,12 +302,18 @@ def build(
         else:
             outputs, out_streams = _single(profile, probe, video, audio, geometry, rate, package, package_tmp, metadata, opts)
         if label_plan is not None:
+            reference_path = os.path.join(output_dir, f".{base}.label.gray")
+            unlabelled = _checked_frame(unlabelled, label_plan.check_frame)
+            reference_out = ffmpeg.output(unlabelled, reference_path, f="rawvideo", **{"frames:v": 1})
             label_plan = replace(
                 label_plan,
                 checked_output=outputs[-1].role,  # the main file, or the top rung (canvas size)
-                reference_args=_label_reference(label_plan.check_at, probe, input_path, rate, resample, geometry, opts),
+                reference_args=_label_reference(label_plan.check_frame, probe, input_path, rate, resample, geometry, opts),
+                reference_path=reference_path,
             )
 
+    if reference_out is not None:
+        out_streams = [*out_streams, reference_out]  # last: the main output stays the first
     graph = ffmpeg.merge_outputs(*out_streams) if len(out_streams) > 1 else out_streams[0]
     # level+info tags every log line with its severity, so the runner can quote the error
     global_args = ["-hide_banner", "-nostdin", "-loglevel", "level+info", "-nostats", "-progress", "pipe:1",
@@ -470,11 +483,14 @@ def _audio_chain(profile: Profile, probe: ProbeInfo, inp, opts: BuildOptions, no
                 f"loudness {measured['input_i']:.1f} LUFS normalised to {t.integrated:g} LUFS / {t.true_peak:g} dBTP ({t.standard})"
             )
     # loudnorm works at 192 kHz; resample after it. Pad or trim so audio ends with the picture.
-    return (
-        audio.filter("aresample", spec.sample_rate)
-        .filter("apad", whole_dur=duration)
-        .filter("atrim", duration=duration)
-    )
+    audio = audio.filter("aresample", spec.sample_rate).filter("apad", whole_dur=duration).filter("atrim", duration=duration)
+    if spec.loudness is not None and not _silent(opts.loudness):
+        # the check meter: ebur128 passes the samples on unchanged and logs its summary when
+        # the run ends (the runner reads it from the log). aformat first: ebur128 takes any
+        # channel layout, so the encoder's would not reach back past it.
+        audio = audio.filter("aformat", channel_layouts=_layout(spec.channels))
+        audio = audio.filter("ebur128", peak="true", framelog="verbose")
+    return audio
 
 
 def _single(profile, probe, video, audio, geometry, rate, package, package_tmp, metadata, opts):
@@ -681,20 +697,35 @@ def _draw_label(video, text: str, profile: Profile, g: Geometry, rate: Fraction,
     box_x = margin if left else g.out_w - margin - box_w
     box_y = margin if top else g.out_h - margin - box_h
     box = (max(0, box_x), max(0, box_y), min(box_w, g.out_w), min(box_h, g.out_h))
-    # checked_output and reference_args are filled in once the outputs are known
-    plan = LabelPlan(text, spec.seconds, size, box, (g.out_w, g.out_h), "", (), min(0.5, spec.seconds / 2))
+    # checked_output and reference_args are filled in once the outputs are known; the
+    # opening frame is checked, where GB 45438 wants the label (and the cheapest to decode)
+    plan = LabelPlan(text, spec.seconds, size, box, (g.out_w, g.out_h), "", (), check_frame=0)
     return video, plan
 
 
-def _label_reference(at: float, probe, input_path, rate, resample: bool, g: Geometry, opts) -> tuple[str, ...]:
-    """ffmpeg arguments rendering the checked frame without any overlay (gray8 on
-    stdout), for verify_labels to compare the delivered frame with."""
+def _checked_frame(video, frame: int):
+    """Frame number ``frame`` alone, in gray. Counted by index, not timestamp, so the
+    delivered file and the graph agree (an HLS rung starts at 1.4 s, a source may start late)."""
+    return video.filter("trim", start_frame=frame, end_frame=frame + 1).filter("format", pix_fmts="gray")
+
+
+def _label_reference(frame: int, probe, input_path, rate, resample: bool, g: Geometry, opts) -> tuple[str, ...]:
+    """ffmpeg arguments rendering the checked frame from the source without any
+    overlay (gray8 on stdout): for checking a delivered file on its own later."""
     video = ffmpeg.input(input_path)["v:0"]
     if resample:
         video = video.filter("fps", fps=_fmt_rate(rate))
-    video = _fit(video, g, probe).filter("format", pix_fmts="gray")
-    out = ffmpeg.output(video, "pipe:1", ss=_fmt_seconds(at), f="rawvideo", **{"frames:v": 1})
+    out = ffmpeg.output(_checked_frame(_fit(video, g, probe), frame), "pipe:1", f="rawvideo", **{"frames:v": 1})
     return tuple(out.global_args("-hide_banner", "-nostdin", "-loglevel", "error").compile(cmd=opts.ffmpeg))
+
+
+def build_frame_grab(path: str, frame: int, width: int, height: int, ffmpeg_bin: str = "ffmpeg") -> tuple[str, ...]:
+    """ffmpeg arguments writing frame number ``frame`` of ``path`` to stdout as gray8
+    at ``width`` x ``height``: how verify_labels reads the delivered frame."""
+    video = ffmpeg.input(path)["v:0"].filter("trim", start_frame=frame, end_frame=frame + 1)
+    video = video.filter("scale", w=width, h=height).filter("format", pix_fmts="gray")
+    out = ffmpeg.output(video, "pipe:1", f="rawvideo", **{"frames:v": 1})
+    return tuple(out.global_args("-hide_banner", "-nostdin", "-loglevel", "error").compile(cmd=ffmpeg_bin))
 
 
 def _draw_watermark(video, text: str, profile: Profile, g: Geometry, font: str):

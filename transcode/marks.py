@@ -1,6 +1,6 @@
 """Checks that a screener's per-recipient mark is really in the picture.
 
-Like the AI label check (``runner.verify_labels``): the frame at ``at`` seconds is
+Like the AI label check (``runner.verify_labels``): the frame nearest ``at`` seconds is
 decoded from the output and rendered from the source through the same scaling without
 overlays; the mark's box (where the moving mark is at that time) must differ clearly
 from the clean render, and the rest of the frame must not.
@@ -17,6 +17,7 @@ from transcode.domain import (
     _printable,
     _scale_mode,
     _text_width,
+    build_frame_grab,
     fit_geometry,
 )
 from transcode.probe import ProbeError, probe
@@ -62,13 +63,11 @@ def verify_watermark(output: str, source: str, profile: Profile, text: str,
                             _scale_mode(profile, info, canvas, []))
     rate = profile.video.fps or info.frame_rate
     resample = info.vfr or rate != info.frame_rate
-    at = min(at, max(0.0, info.duration / 2))
-    reference = _label_reference(at, info, source, rate, resample, geometry, BuildOptions())
+    frame = round(min(at, max(0.0, info.duration / 2)) * rate)
+    at = float(frame / rate)  # the mark moves with the frame's time
+    reference = _label_reference(frame, info, source, rate, resample, geometry, BuildOptions())
     w, h = geometry.out_w, geometry.out_h
-    grab = ("ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-i", output,
-            "-ss", f"{at:g}", "-frames:v", "1", "-vf", f"scale={w}:{h},format=gray",
-            "-f", "rawvideo", "pipe:1")
-    shown, clean = _grab((grab, reference), w * h)
+    shown, clean = _grab((build_frame_grab(output, frame, w, h), reference), w * h)
     box = watermark_box(text, profile, w, h, at)
     if shown is None or clean is None:
         return MarkReport(False, 0.0, 0.0, box, "could not decode the frame to check the mark")

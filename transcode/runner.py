@@ -9,8 +9,13 @@ leftovers and nobody ever sees a half-written file under the final name.
 
 Labels are checked for real (:func:`verify_labels`): the implicit label is read back
 from the container (or the HLS package's ``aigc.json``), and the explicit one by
-rendering the same frame from the source without overlays and comparing: pixels inside
-the label box must differ clearly, pixels outside must not.
+decoding the labelled frame from the output and comparing it with the same frame without
+overlays: pixels inside the label box must differ clearly, pixels outside must not.
+
+The checks cost little beside the encode (DESIGN.md 4.3 allows 5%): the run itself
+writes that unlabelled frame and meters the loudness it delivers (ebur128 right before
+the encoder), so what follows it is one ffprobe per output, one decoded frame and the
+checksums, side by side.
 """
 
 from __future__ import annotations
@@ -20,6 +25,7 @@ import glob
 import hashlib
 import json
 import math
+import operator
 import os
 import queue
 import re
@@ -46,6 +52,7 @@ from transcode.domain import (
     Sidecar,
     Variant,
     build,
+    build_frame_grab,
     build_loudness_check,
     build_loudness_measure,
     codecs_tag,
@@ -56,6 +63,7 @@ from transcode.domain import (
     subtitle_playlist,
 )
 from transcode.probe import ProbeError, ffprobe, probe
+from transcode.probe import parse as parse_probe
 from transcode.profiles import Container, Loudness, Profile, SubtitleMode
 
 ProgressCallback = Callable[[float, float | None], None]
@@ -116,7 +124,7 @@ class RunResult:
     elapsed: float  # seconds, wall clock, ffmpeg and checks
     speed: float | None  # media seconds encoded per wall-clock second
     labels: LabelReport | None = None
-    loudness: dict[str, float] | None = None  # loudness_check() of the delivered audio
+    loudness: dict[str, float] | None = None  # the run's meter: integrated, lra, true_peak
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready summary (for a delivery record or a task result)."""
@@ -223,7 +231,10 @@ def _exclusive(plan: Plan):
 
 
 def _run_locked(plan: Plan, progress, cancel, log: str, stall_timeout: float, kill_grace: float) -> RunResult:
+    reference = plan.label.reference_path if plan.label is not None else ""
     _remove(plan.package_tmp)  # what a killed earlier attempt left behind
+    if reference:
+        _remove(reference)
     for out in plan.outputs:
         os.makedirs(os.path.dirname(os.path.abspath(out.tmp_path)), exist_ok=True)
     started = time.monotonic()
@@ -238,24 +249,16 @@ def _run_locked(plan: Plan, progress, cancel, log: str, stall_timeout: float, ki
     try:
         _execute(list(plan.args), log, plan.duration, lambda f, s: report(min(f, 0.99), s), cancel,
                  stall_timeout, kill_grace)
-        _verify_outputs(plan, log)
-        if plan.profile.container is Container.HLS:
-            _finish_hls(plan)
-        # the label and loudness checks are separate small ffmpeg runs: side by side
-        with ThreadPoolExecutor(max_workers=2) as pool:
-            labels_job = pool.submit(verify_labels, plan.package_tmp, plan) if plan.label or plan.metadata else None
-            loudness_job = (
-                pool.submit(_verify_loudness, plan, plan.loudness, cancel, stall_timeout, log) if plan.loudness else None
-            )
-            labels = labels_job.result() if labels_job else None
-            measured = loudness_job.result() if loudness_job else None
-        if labels is not None and not labels.ok:
-            raise TranscodeError(f"AI label check failed: {labels.detail}", _tail(log), log)
+        measured = _verify_loudness(plan, log) if plan.loudness else None
+        labels, main_digest = _verify(plan, log)
         _install(plan.package_tmp, plan.package)
     except BaseException:
         _remove(plan.package_tmp)
         raise
-    files = list(_package_files(plan))
+    finally:
+        if reference:
+            _remove(reference)
+    files = [OutputFile("main", plan.package, *main_digest)] if main_digest else list(_package_files(plan))
     files += _copy_file_sidecars(plan)
     elapsed = time.monotonic() - started
     report(1.0, plan.duration / elapsed if elapsed > 0 else None)
@@ -270,6 +273,41 @@ def _run_locked(plan: Plan, progress, cancel, log: str, stall_timeout: float, ki
         labels=labels,
         loudness=measured,
     )
+
+
+def _verify(plan: Plan, log: str) -> tuple[LabelReport | None, tuple[int, str, str] | None]:
+    """Check the fresh outputs, side by side: the labelled frame decodes and a single
+    file's checksums run (hashlib lets go of the GIL) while ffprobe reads each output.
+    Raises TranscodeError for the first thing wrong; returns the label report and the
+    single file's (size, sha256, md5)."""
+    label = plan.label
+    grab = None
+    if label is not None:
+        grab = _start(build_frame_grab(_checked_path(plan.package_tmp, plan), label.check_frame, *label.frame,
+                                       ffmpeg_bin=plan.args[0]))
+    try:
+        with ThreadPoolExecutor(max_workers=1) as pool:
+            digest = None if plan.package_is_dir else pool.submit(_digest, plan.package_tmp)
+            probed = _verify_outputs(plan, log)
+            if plan.profile.container is Container.HLS:
+                _finish_hls(plan)  # writes the aigc.json the label check reads
+            shown = _collect(grab, label.frame[0] * label.frame[1]) if grab is not None else None
+            grab = None
+            main_digest = digest.result() if digest else None
+    finally:
+        if grab is not None:  # a check above failed: do not leave the decoder running
+            grab.kill()
+            grab.communicate()
+    labels = None
+    if label is not None or plan.metadata.get("AIGC"):
+        if plan.package_is_dir:
+            found = _read_hls_aigc(plan.package_tmp)
+        else:
+            found = parse_probe(probed[plan.outputs[0].role], plan.package_tmp).aigc
+        labels = _label_report(plan, found, shown, _read_reference(plan))
+        if not labels.ok:
+            raise TranscodeError(f"AI label check failed: {labels.detail}", _tail(log), log)
+    return labels, main_digest
 
 
 def loudness_measure(
@@ -312,42 +350,46 @@ def _measure(args, parse, cancel: Cancel, stall_timeout: float) -> dict[str, flo
 
 
 def verify_labels(output: str, plan: Plan) -> LabelReport:
-    """Check the AI labels ``plan`` promised are in ``output``.
+    """Check the AI labels ``plan`` promised are in ``output``, on their own (the
+    runner makes the same checks with what the run wrote).
 
     ``output`` is the delivered file, or the package directory for HLS. Implicit:
     the ``AIGC`` tag (HLS: ``aigc.json`` named in the master playlist) must equal
-    what the plan wrote. Explicit: the frame at ``plan.label.check_at`` is decoded
-    from the output and rendered from the source through the same scaling without
+    what the plan wrote. Explicit: frame ``plan.label.check_frame`` is decoded from
+    the output and rendered from the source through the same scaling without
     overlays; the mean absolute luma difference inside the label box must be at
     least 15 and three times the difference outside it (plus 4 for noise). This
     catches a label that is missing, transparent, off-frame or in the wrong place.
     """
+    label = plan.label
+    grabs = []  # started first: the frames decode while the tag is read
+    if label is not None:
+        grabs = [
+            _start(build_frame_grab(_checked_path(output, plan), label.check_frame, *label.frame, ffmpeg_bin=plan.args[0])),
+            _start(label.reference_args),
+        ]
+    found = None
+    if plan.metadata.get("AIGC"):
+        found = _read_hls_aigc(output) if os.path.isdir(output) else _read_tag_aigc(output)
+    shown, reference = [_collect(proc, label.frame[0] * label.frame[1]) for proc in grabs] if label else [None, None]
+    return _label_report(plan, found, shown, reference)
+
+
+def _label_report(plan: Plan, found: dict[str, Any] | None, shown: bytes | None, reference: bytes | None) -> LabelReport:
+    """Judge the labels from what was read back: the implicit label ``found`` in the
+    output, the labelled frame ``shown`` and the unlabelled ``reference`` (gray8)."""
     implicit_expected = bool(plan.metadata.get("AIGC"))
-    found: dict[str, Any] | None = None
     details = []
-    is_dir = os.path.isdir(output)
+    implicit_ok = True
     if implicit_expected:
-        found = _read_hls_aigc(output) if is_dir else _read_tag_aigc(output)
-        expected = json.loads(plan.metadata["AIGC"])
-        implicit_ok = found == expected
+        implicit_ok = found == json.loads(plan.metadata["AIGC"])
         if not implicit_ok:
             details.append(f"implicit label {'missing' if found is None else 'differs: ' + json.dumps(found, ensure_ascii=False)}")
-    else:
-        implicit_ok = True
     label = plan.label
     if label is None:
         return LabelReport(implicit_expected, found, implicit_ok, False, False, detail="; ".join(details))
-    target = output
-    if is_dir:
-        checked = next(o for o in plan.outputs if o.role == label.checked_output)
-        target = os.path.join(output, os.path.relpath(checked.tmp_path, plan.package_tmp))
     w, h = label.frame
-    grab = (
-        "ffmpeg", "-hide_banner", "-nostdin", "-loglevel", "error", "-i", target,
-        "-ss", f"{label.check_at:g}", "-frames:v", "1", "-vf", f"scale={w}:{h},format=gray", "-f", "rawvideo", "pipe:1",
-    )  # fmt: skip
-    shown, reference = _grab((grab, label.reference_args), w * h)
-    if shown is None or reference is None:
+    if shown is None or reference is None or len(shown) != w * h or len(reference) != w * h:
         details.append("could not decode the frame to check the explicit label")
         return LabelReport(implicit_expected, found, implicit_ok, True, False, detail="; ".join(details))
     inside, outside = _region_diff(shown, reference, w, h, label.box)
@@ -356,6 +398,25 @@ def verify_labels(output: str, plan: Plan) -> LabelReport:
         details.append(f"explicit label not found in the first {label.seconds:g} s "
                        f"(difference inside the label box {inside:.1f}, outside {outside:.1f})")
     return LabelReport(implicit_expected, found, implicit_ok, True, explicit_ok, inside, outside, "; ".join(details))
+
+
+def _checked_path(output: str, plan: Plan) -> str:
+    """The file whose frame carries the explicit label: the output, or the top rung's playlist."""
+    if not plan.package_is_dir:
+        return output
+    checked = next(o for o in plan.outputs if o.role == plan.label.checked_output)  # type: ignore[union-attr]
+    return os.path.join(output, os.path.relpath(checked.tmp_path, plan.package_tmp))
+
+
+def _read_reference(plan: Plan) -> bytes | None:
+    """The unlabelled frame the delivery run wrote beside its outputs, if it did."""
+    if plan.label is None or not plan.label.reference_path:
+        return None
+    try:
+        with open(plan.label.reference_path, "rb") as fh:
+            return fh.read()
+    except OSError:
+        return None
 
 
 # -- the process ---------------------------------------------------------------------------
@@ -503,7 +564,10 @@ def _fail(plan: Plan, out: PlannedOutput, message: str, log: str) -> TranscodeEr
     return TranscodeError(f"{plan.profile.name} {out.role}: {message}", _tail(log), log)
 
 
-def _verify_outputs(plan: Plan, log: str) -> None:
+def _verify_outputs(plan: Plan, log: str) -> dict[str, dict[str, Any]]:
+    """ffprobe every output against what the plan expects; returns the data read for
+    each single-file output, by role."""
+    probed = {}
     for out in plan.outputs:
         e = out.expect
         if e.kind == "images":
@@ -518,12 +582,13 @@ def _verify_outputs(plan: Plan, log: str) -> None:
             first = os.path.join(os.path.dirname(out.tmp_path), _segments(out.tmp_path)[0][0])
             _check_streams(plan, out, _probe_output(plan, out, first, log), log)
         else:
-            data = _probe_output(plan, out, out.tmp_path, log)
+            data = probed[out.role] = _probe_output(plan, out, out.tmp_path, log)
             _check_streams(plan, out, data, log)
             if e.kind == "video":
                 video = _stream(data, "video")
                 duration = float(video.get("duration") or data["format"].get("duration") or 0)
                 _check_duration(plan, out, duration, log, "duration")
+    return probed
 
 
 def _probe_output(plan: Plan, out: PlannedOutput, path: str, log: str) -> dict[str, Any]:
@@ -600,9 +665,19 @@ def _check_playlist(plan: Plan, out: PlannedOutput, log: str) -> float:
     return sum(d for _, d in segments)
 
 
-def _verify_loudness(plan: Plan, target: Loudness, cancel: Cancel, stall_timeout: float, log: str) -> dict[str, float]:
-    main = plan.outputs[-1]  # the file, or the top rung's playlist
-    measured = loudness_check(main.tmp_path, cancel=cancel, stall_timeout=stall_timeout)
+def _verify_loudness(plan: Plan, log: str) -> dict[str, float]:
+    """The delivered loudness, from the summary the run's own ebur128 meter logged
+    (the build puts it after every audio filter, right before the encoder)."""
+    target = plan.loudness
+    assert target is not None
+    with open(log, encoding="utf-8", errors="replace") as fh:
+        text = fh.read()
+    # ffmpeg builds the graph once to list its outputs before the run, and the meter logs
+    # an empty summary then; the run's own comes after the stream mapping
+    try:
+        measured = parse_ebur128_summary(text[text.find("Stream mapping:") :])
+    except ValueError as exc:
+        raise TranscodeError(f"loudness check failed: {exc}", _tail(log), log) from exc
     off = measured["integrated"] - target.integrated
     # loudnorm's true-peak limiter works before the encoder; AAC can add a few tenths.
     if abs(off) > target.tolerance or measured["true_peak"] > target.true_peak + 1.0:
@@ -702,40 +777,46 @@ def _read_hls_aigc(package: str) -> dict[str, Any] | None:
         return None
 
 
+def _start(args) -> subprocess.Popen:
+    """Start a frame-grabbing ffmpeg (raw frame on stdout)."""
+    return subprocess.Popen(list(args), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+
+
 def _grab(commands, size: int) -> list[bytes | None]:
     """Run frame-grabbing ffmpeg commands side by side; each result is the raw frame or None."""
-    procs = [subprocess.Popen(list(args), stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
-             for args in commands]  # fmt: skip
-    frames = []
-    for proc in procs:
-        try:
-            out, _ = proc.communicate(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.communicate()
-            out = b""
-        frames.append(out if proc.returncode == 0 and len(out) == size else None)
-    return frames
+    return [_collect(proc, size) for proc in [_start(args) for args in commands]]
+
+
+def _collect(proc: subprocess.Popen, size: int) -> bytes | None:
+    """The raw frame a grab wrote, or None if it failed or wrote the wrong amount."""
+    try:
+        out, _ = proc.communicate(timeout=60)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.communicate()
+        out = b""
+    return out if proc.returncode == 0 and len(out) == size else None
 
 
 def _region_diff(a: bytes, b: bytes, width: int, height: int, box: tuple[int, int, int, int]) -> tuple[float, float]:
     """Mean absolute difference inside ``box`` and (sampled) outside it."""
     x, y, w, h = box
-    inside = total = 0
-    for row in range(y, min(height, y + h)):
-        start = row * width + x
-        inside += sum(abs(p - q) for p, q in zip(a[start : start + w], b[start : start + w], strict=True))
-    n_inside = max(1, w * (min(height, y + h) - y))
+    rows = range(y, min(height, y + h))
+    inside = sum(_absdiff(a[r * width + x : r * width + x + w], b[r * width + x : r * width + x + w]) for r in rows)
     step = 3  # every third pixel of every third row: plenty for compression noise
-    n_out = 0
+    total = n_out = 0
     for row in range(0, height, step):
-        offset = row * width
-        for col in range(0, width, step):
-            if y <= row < y + h and x <= col < x + w:
-                continue
-            total += abs(a[offset + col] - b[offset + col])
-            n_out += 1
-    return inside / n_inside, total / max(1, n_out)
+        start, end = row * width, (row + 1) * width
+        spans = [(start, start + x), (start + x + w, end)] if y <= row < y + h else [(start, end)]  # around the box
+        for lo, hi in spans:
+            lo += -(lo - start) % step  # stay on the columns every third pixel falls on
+            total += _absdiff(a[lo:hi:step], b[lo:hi:step])
+            n_out += len(range(lo, hi, step))
+    return inside / max(1, w * len(rows)), total / max(1, n_out)
+
+
+def _absdiff(a: bytes, b: bytes) -> int:
+    return sum(map(abs, map(operator.sub, a, b)))
 
 
 # -- files ---------------------------------------------------------------------------------------
@@ -771,9 +852,7 @@ def _digest(path: str) -> tuple[int, str, str]:
 
 
 def _package_files(plan: Plan):
-    if not plan.package_is_dir:
-        yield OutputFile("main", plan.package, *_digest(plan.package))
-        return
+    """Every file of a directory package (HLS, stills), with its role and checksums."""
     rung_names = {os.path.dirname(os.path.relpath(o.path, plan.package)) for o in plan.outputs if o.role.startswith("rung:")}
     for folder, _, names in sorted(os.walk(plan.package)):
         for name in sorted(names):

@@ -150,7 +150,7 @@ def _gray_frame(path: str, at: float, width: int, height: int) -> bytes:
 
 def _leftovers(folder: str) -> list[str]:
     """Temporary outputs still lying around (must be none after a run, good or bad)."""
-    return sorted(n for n in os.listdir(folder) if ".partial" in n or n.endswith((".old", ".lock")))
+    return sorted(n for n in os.listdir(folder) if ".partial" in n or n.endswith((".old", ".lock", ".label.gray")))
 
 
 @pytest.fixture

@@ -50,6 +50,10 @@ LOUDNORM = (
     "loudnorm=I={i}:LRA=20.0:TP=-1.0:linear=true:measured_I=-20.5:measured_LRA=4.1:measured_TP=-3.2:"
     "measured_thresh=-31.0:offset=0.3:print_format=summary"
 )
+# the run meters what it delivers: ebur128 right before the encoder (the loudness check)
+METER = "aformat=channel_layouts=stereo[{a}];[{a}]ebur128=framelog=verbose:peak=true"
+# the run writes the checked frame without overlays (the explicit label check)
+UNLABELLED = "trim=end_frame=1:start_frame=0[{a}];[{a}]format=pix_fmts=gray"
 LABEL = (
     "drawtext=box=1:boxborderw=15:boxcolor=black@0.6:enable=lt(n\\,60):expansion=none:"
     "font=Noto Sans CJK SC:fontcolor=white:fontsize=60:text=AI生成:x=59:y=59"
@@ -91,21 +95,25 @@ def test_mezzanine_args(plan_for):
 def test_upload_mp4_args(plan_for):
     plan = plan_for("upload_mp4")
     graph = (
-        f"[0:v:0]scale=h=1920:w=1080[s0];[s0]setsar=1[s1];[s1]{LABEL}[s2];[s2]format=pix_fmts=yuv420p[s3];"
-        f"[0:a:0]aformat=channel_layouts=stereo[s4];[s4]{LOUDNORM.format(i=-14.0)}[s5];"
-        "[s5]aresample=48000[s6];[s6]apad=whole_dur=90[s7];[s7]atrim=duration=90[s8]"
+        "[0:v:0]scale=h=1920:w=1080[s0];[s0]setsar=1[s1];[s1]split=2[s2][s3];"
+        f"[s2]{LABEL}[s4];[s4]format=pix_fmts=yuv420p[s5];"
+        f"[0:a:0]aformat=channel_layouts=stereo[s6];[s6]{LOUDNORM.format(i=-14.0)}[s7];"
+        "[s7]aresample=48000[s8];[s8]apad=whole_dur=90[s9];[s9]atrim=duration=90[s10];"
+        f"[s10]{METER.format(a='s11')}[s12];[s3]{UNLABELLED.format(a='s13')}[s14]"
     )
     assert plan.args == (
-        "ffmpeg", "-i", "/in/ep01.mp4", "-filter_complex", graph, "-map", "[s3]", "-map", "[s8]",
+        "ffmpeg", "-i", "/in/ep01.mp4", "-filter_complex", graph, "-map", "[s5]", "-map", "[s12]",
         "-f", "mp4", "-ac", "2", "-ar", "48000", "-b:a", "192k", "-b:v", "8000k", "-bufsize", "16000k",
         "-c:a", "aac", "-c:v", "libx264", *BT709, "-fps_mode", "cfr",
         "-g", "15", "-keyint_min", "15",  # GOP = half the frame rate
         "-maxrate", "10000k", "-metadata", f"AIGC={AIGC}", "-movflags", "+faststart+use_metadata_tags",
         "-preset", "medium", "-profile:v", "high", "-sc_threshold", "0",
-        "/out/.ep01.upload_mp4.partial.mp4", *TAIL,
+        "/out/.ep01.upload_mp4.partial.mp4",
+        "-map", "[s14]", "-f", "rawvideo", "-frames:v", "1", "/out/.ep01.upload_mp4.label.gray", *TAIL,
     )  # fmt: skip
     assert plan.loudness is not None
     assert plan.loudness.integrated == -14.0
+    assert plan.label.reference_path == "/out/.ep01.upload_mp4.label.gray"
 
 
 def _rung_args(map_v, map_a, w, h, kbps, akbps, maxrate, bufsize):
@@ -124,25 +132,28 @@ def _rung_args(map_v, map_a, w, h, kbps, akbps, maxrate, bufsize):
 def test_hls_ladder_args_one_decode_split_to_every_rung(plan_for):
     plan = plan_for("hls_ladder")
     graph = (
-        f"[0:v:0]scale=h=1920:w=1080[s0];[s0]setsar=1[s1];[s1]{LABEL}[s2];[s2]split=6[s3][s4][s5][s6][s7][s8];"
-        "[s3]scale=h=416:w=234[s9];[s9]format=pix_fmts=yuv420p[s10];"
-        f"[0:a:0]aformat=channel_layouts=stereo[s11];[s11]{LOUDNORM.format(i=-14.0)}[s12];"
-        "[s12]aresample=48000[s13];[s13]apad=whole_dur=90[s14];[s14]atrim=duration=90[s15];"
-        "[s15]asplit=6[s16][s17][s18][s19][s20][s21];"
-        "[s4]scale=h=640:w=360[s22];[s22]format=pix_fmts=yuv420p[s23];"
-        "[s5]scale=h=768:w=432[s24];[s24]format=pix_fmts=yuv420p[s25];"
-        "[s6]scale=h=960:w=540[s26];[s26]format=pix_fmts=yuv420p[s27];"
-        "[s7]scale=h=1280:w=720[s28];[s28]format=pix_fmts=yuv420p[s29];"
-        "[s8]scale=h=1920:w=1080[s30];[s30]format=pix_fmts=yuv420p[s31]"
+        "[0:v:0]scale=h=1920:w=1080[s0];[s0]setsar=1[s1];[s1]split=2[s2][s3];"
+        f"[s2]{LABEL}[s4];[s4]split=6[s5][s6][s7][s8][s9][s10];"
+        "[s5]scale=h=416:w=234[s11];[s11]format=pix_fmts=yuv420p[s12];"
+        f"[0:a:0]aformat=channel_layouts=stereo[s13];[s13]{LOUDNORM.format(i=-14.0)}[s14];"
+        "[s14]aresample=48000[s15];[s15]apad=whole_dur=90[s16];[s16]atrim=duration=90[s17];"
+        f"[s17]{METER.format(a='s18')}[s19];[s19]asplit=6[s20][s21][s22][s23][s24][s25];"
+        "[s6]scale=h=640:w=360[s26];[s26]format=pix_fmts=yuv420p[s27];"
+        "[s7]scale=h=768:w=432[s28];[s28]format=pix_fmts=yuv420p[s29];"
+        "[s8]scale=h=960:w=540[s30];[s30]format=pix_fmts=yuv420p[s31];"
+        "[s9]scale=h=1280:w=720[s32];[s32]format=pix_fmts=yuv420p[s33];"
+        "[s10]scale=h=1920:w=1080[s34];[s34]format=pix_fmts=yuv420p[s35];"
+        f"[s3]{UNLABELLED.format(a='s36')}[s37]"
     )
     assert plan.args == (
         "ffmpeg", "-i", "/in/ep01.mp4", "-filter_complex", graph,
-        *_rung_args("[s10]", "[s16]", 234, 416, 145, 64, "160k", "218k"),
-        *_rung_args("[s23]", "[s17]", 360, 640, 365, 96, "402k", "548k"),
-        *_rung_args("[s25]", "[s18]", 432, 768, 730, 96, "803k", "1095k"),
-        *_rung_args("[s27]", "[s19]", 540, 960, 2000, 128, "2200k", "3000k"),
-        *_rung_args("[s29]", "[s20]", 720, 1280, 3000, 128, "3300k", "4500k"),
-        *_rung_args("[s31]", "[s21]", 1080, 1920, 6000, 160, "6600k", "9000k"),
+        *_rung_args("[s12]", "[s20]", 234, 416, 145, 64, "160k", "218k"),
+        *_rung_args("[s27]", "[s21]", 360, 640, 365, 96, "402k", "548k"),
+        *_rung_args("[s29]", "[s22]", 432, 768, 730, 96, "803k", "1095k"),
+        *_rung_args("[s31]", "[s23]", 540, 960, 2000, 128, "2200k", "3000k"),
+        *_rung_args("[s33]", "[s24]", 720, 1280, 3000, 128, "3300k", "4500k"),
+        *_rung_args("[s35]", "[s25]", 1080, 1920, 6000, 160, "6600k", "9000k"),
+        "-map", "[s37]", "-f", "rawvideo", "-frames:v", "1", "/out/.ep01.hls_ladder.label.gray",
         *TAIL,
     )  # fmt: skip
     assert plan.args.count("-i") == 1  # one decode
@@ -161,10 +172,11 @@ def test_broadcast_r128_args_pillarbox_25p(plan_for):
         "[0:v:0]fps=fps=25[s0];[s0]scale=h=1080:w=608[s1];[s1]pad=color=black:h=1080:w=1920:x=656:y=0[s2];"
         "[s2]setsar=1[s3];[s3]format=pix_fmts=yuv420p[s4];"
         f"[0:a:0]aformat=channel_layouts=stereo[s5];[s5]{LOUDNORM.format(i=-23.0)}[s6];"
-        "[s6]aresample=48000[s7];[s7]apad=whole_dur=90[s8];[s8]atrim=duration=90[s9]"
+        "[s6]aresample=48000[s7];[s7]apad=whole_dur=90[s8];[s8]atrim=duration=90[s9];"
+        f"[s9]{METER.format(a='s10')}[s11]"
     )
     assert plan.args == (
-        "ffmpeg", "-i", "/in/ep01.mp4", "-filter_complex", graph, "-map", "[s4]", "-map", "[s9]",
+        "ffmpeg", "-i", "/in/ep01.mp4", "-filter_complex", graph, "-map", "[s4]", "-map", "[s11]",
         "-f", "mov", "-ac", "2", "-ar", "48000", "-b:v", "25000k", "-bufsize", "30000k",
         "-c:a", "pcm_s24le", "-c:v", "libx264", *BT709, "-fps_mode", "cfr", "-g", "12", "-keyint_min", "12",
         "-maxrate", "30000k", "-metadata", f"AIGC={AIGC}", "-movflags", "+use_metadata_tags",
@@ -317,8 +329,12 @@ def test_label_text_from_options_and_size_from_short_side(plan_for):
     assert plan.label.font_size == 60 == label_font_size(1080, 5.0)
     # 5% of 1080 is 54 px of ink; Noto CJK inks 90% of the em
     assert plan.label.font_size * 0.9 >= 54
-    ss = plan.label.reference_args.index("-ss")
-    assert plan.label.reference_args[ss + 1] == "0.5"  # checked well inside the label's 2 s
+    # the opening frame is checked, where the label must be; the source rendered alone
+    # gives the same frame for checking a delivered file later
+    assert plan.label.check_frame == 0
+    assert plan.label.reference_args[plan.label.reference_args.index("-filter_complex") + 1] == (
+        f"[0:v:0]scale=h=1920:w=1080[s0];[s0]setsar=1[s1];[s1]{UNLABELLED.format(a='s2')}[s3]"
+    )
 
 
 def test_screener_requires_watermark_text(fake_probe, aigc):

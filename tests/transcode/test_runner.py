@@ -6,6 +6,7 @@ import dataclasses
 import hashlib
 import json
 import os
+import re
 import subprocess
 import threading
 
@@ -222,6 +223,51 @@ def test_verify_labels_catches_missing_labels(media, upload, options, measured, 
     assert not bad.explicit_ok
     assert "implicit label missing" in bad.detail
     assert "explicit label not found in the first 2 s" in bad.detail
+
+
+def test_checks_ride_on_the_delivery_run(media, upload, options, measured, tmp_path, monkeypatch, leftovers):
+    """The loudness meter and the unlabelled frame come from the delivery's own ffmpeg:
+    after it, one short decode of the output is the only other ffmpeg, and what the
+    run metered and wrote matches measuring and rendering independently."""
+    source = media("portrait")
+    plan = build(upload, probe(source), source, str(tmp_path), dataclasses.replace(options, loudness=measured))
+    started, written = [], []
+    real_popen, real_read = subprocess.Popen, runner._read_reference
+    monkeypatch.setattr(runner.subprocess, "Popen", lambda args, *a, **kw: started.append(args) or real_popen(args, *a, **kw))
+    monkeypatch.setattr(runner, "_read_reference", lambda p: written.append(real_read(p)) or written[-1])
+    result = run(plan)
+    monkeypatch.undo()
+    assert [a[0] for a in started].count("ffmpeg") == 2  # the delivery, and the labelled frame read back
+    assert result.labels.ok
+    again = runner.loudness_check(result.package)  # decoded from the delivered file
+    assert abs(again["integrated"] - result.loudness["integrated"]) <= 0.3
+    assert abs(again["true_peak"] - result.loudness["true_peak"]) <= 0.5
+    rendered = subprocess.run(plan.label.reference_args, capture_output=True, check=True).stdout
+    assert written == [rendered]  # the same scaling of the same frame, byte for byte
+    assert leftovers(str(tmp_path)) == []
+
+
+def test_delivered_loudness_off_target_is_refused(media, upload, options, measured, tmp_path, leftovers):
+    source = media("portrait")
+    plan = build(upload, probe(source), source, str(tmp_path), dataclasses.replace(options, loudness=measured))
+    wrong = dataclasses.replace(plan, loudness=EBU_R128)  # normalised to -14, checked against -23
+    with pytest.raises(TranscodeError, match=r"loudness check failed: -1[34]\.\d LUFS .* target -23 ±1 LUFS"):
+        run(wrong)
+    assert not os.path.exists(plan.package)
+    assert leftovers(str(tmp_path)) == []
+
+
+def test_missing_explicit_label_is_refused(media, upload, options, measured, tmp_path, leftovers):
+    source = media("portrait")
+    plan = build(upload, probe(source), source, str(tmp_path), dataclasses.replace(options, loudness=measured))
+    graph = plan.args.index("-filter_complex") + 1
+    unlabelled = re.sub(r"drawtext=[^;]*(\[s\d+\])", r"null\1", plan.args[graph])
+    assert "drawtext" not in unlabelled
+    broken = dataclasses.replace(plan, args=(*plan.args[:graph], unlabelled, *plan.args[graph + 1 :]))
+    with pytest.raises(TranscodeError, match="AI label check failed: explicit label not found in the first 2 s"):
+        run(broken)
+    assert not os.path.exists(plan.package)
+    assert leftovers(str(tmp_path)) == []
 
 
 # -- sources that must adapt or fail --------------------------------------------------------
