@@ -49,7 +49,6 @@ from marketplace.extensions import db
 from marketplace.i18n import _l
 from marketplace.jobs import enqueue
 from marketplace.storage import (
-    LocalStorage,
     StorageError,
     fetch_to_path,
     get_storage,
@@ -906,16 +905,10 @@ def watch_screener(screener: Screener, *, by: User) -> str:
 
 
 def inline_url(screener: Screener) -> str:
-    """A signed, expiring link a ``<video>`` element can play: S3 signs its own (and
-    serves ranges); local files go through ``transcode.screener_stream``, which checks
-    the same kind of signature and answers range requests."""
-    storage = get_storage()
-    ttl = presigned_seconds()
-    if isinstance(storage, LocalStorage):
-        expires = int(time.time()) + ttl
-        return _link("transcode.screener_stream", screener_id=screener.id, expires=expires,
-                     sig=storage.sign(screener.storage_key, expires))
-    return storage.url(screener.storage_key, ttl)
+    """A signed, expiring link a ``<video>`` element can play: the storage's own download
+    link (local files through the app's signed ``/files``, S3's presigned link); both
+    answer range requests, so the player can seek."""
+    return get_storage().url(screener.storage_key, presigned_seconds())
 
 
 @dataclass

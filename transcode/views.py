@@ -20,7 +20,6 @@ from flask import (
     redirect,
     render_template,
     request,
-    send_file,
     url_for,
 )
 from flask_login import current_user
@@ -39,7 +38,6 @@ from marketplace.policy import (
     scoped,
     verified_required,
 )
-from marketplace.storage import LocalStorage, get_storage
 from transcode import services
 from transcode.models import (
     DeliveryPackage,
@@ -387,27 +385,6 @@ def screener(title_id: int):
     return render_template("transcode/screener.html", title=title, screener=item,
                            video_url=video_url, episodes=episodes, episode_id=episode_id,
                            has_video=bool(episodes or title.trailer))
-
-
-@bp.get("/screeners/<int:screener_id>/stream")
-def screener_stream(screener_id: int):
-    """The screener for a ``<video>`` element, with range requests, for a link signed by
-    :func:`services.inline_url` (local storage; S3 links go to S3 directly)."""
-    storage = get_storage()
-    item = db.session.get(Screener, screener_id)
-    if item is None or not item.ready or not isinstance(storage, LocalStorage):
-        abort(404)
-    try:
-        expires = int(request.args.get("expires", "0"))
-    except ValueError:
-        abort(400)
-    if not storage.verify(item.storage_key, expires, request.args.get("sig", "")):
-        abort(403, description=str(_l("This link is invalid or has expired; reload the page.")))
-    response = send_file(storage.local_path(item.storage_key), mimetype="video/mp4",
-                         conditional=True, max_age=0)
-    response.headers["Cache-Control"] = "private, no-store"
-    response.headers["X-Content-Type-Options"] = "nosniff"
-    return response
 
 
 @bp.get("/screeners/<int:screener_id>/status.json")

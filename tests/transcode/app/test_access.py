@@ -4,13 +4,19 @@ within a deal, each party may do only its own part."""
 
 from __future__ import annotations
 
+import io
+import re
 from dataclasses import dataclass
+from html import unescape
+from urllib.parse import urlencode
 
 import pytest
+from sqlalchemy import func, select
 
 from marketplace.extensions import db
+from marketplace.storage import get_storage
 from transcode import services
-from transcode.models import FileKind, JobOutput, PackageFile
+from transcode.models import FileKind, JobOutput, PackageFile, Screener, TranscodeJob
 
 
 @dataclass
@@ -38,7 +44,8 @@ def scene(signed_deal, store_asset, media):
     db.session.commit()
     ids = {"job": job.id, "delivery_job": package.jobs[0].id, "output": output.id,
            "package": package.id, "file": pfile.id, "deal": deal.id, "screener": screener.id,
-           "title": deal.title_id, "profile": signed_deal.profile.id}
+           "title": deal.title_id, "profile": signed_deal.profile.id,
+           "profile_name": signed_deal.profile.name, "asset": signed_deal.masters[0].id}
     return Scene(ids, world)
 
 
@@ -47,7 +54,7 @@ HTML_GET = [
     "/transcode/jobs/{delivery_job}", "/deliveries/{package}", "/deliveries/{package}/status.json",
     "/deliveries/{package}/links.txt", "/deliveries/files/{file}", "/deliveries/deal/{deal}",
     "/screeners/{screener}/status.json", "/screeners/titles/{title}/viewers",
-    "/transcode/profiles/tiny_mp4",
+    "/transcode/profiles/{profile_name}",
 ]
 HTML_POST = [
     "/transcode/jobs/{job}/cancel", "/transcode/jobs/{job}/retry", "/deliveries/{package}/resend",
@@ -58,13 +65,24 @@ API_GET = [
     "/api/v1/transcode/jobs/{job}", "/api/v1/transcode/jobs/{delivery_job}",
     "/api/v1/packages/{package}", "/api/v1/packages/{package}/files",
     "/api/v1/deals/{deal}/packages", "/api/v1/screeners/{screener}",
-    "/api/v1/titles/{title}/screener-views", "/api/v1/transcode/profiles/tiny_mp4",
+    "/api/v1/titles/{title}/screener-views", "/api/v1/transcode/profiles/{profile_name}",
 ]
 API_POST = [
     "/api/v1/transcode/jobs/{job}/cancel", "/api/v1/transcode/jobs/{job}/retry",
     "/api/v1/packages/{package}/resend", "/api/v1/packages/{package}/retry",
     "/api/v1/deals/{deal}/packages", "/api/v1/screeners/{screener}/views",
 ]
+#: Endpoints that take an id but answer for the caller's own organization, not for the
+#: object's: each is checked for isolation by its own test below.
+PER_CALLER = {
+    ("GET", "/screeners/titles/*"): "the caller's own screener of a title",
+    ("POST", "/screeners/titles/*"): "asks for the caller's own screener",
+    ("POST", "/api/v1/titles/*/screener"): "asks for the caller's own screener",
+    ("POST", "/transcode/jobs"): "the asset id is in the body",
+    ("POST", "/api/v1/transcode/jobs"): "the asset id is in the body",
+    ("POST", "/transcode/profiles"): "defines a profile of the caller's organization",
+    ("POST", "/api/v1/transcode/profiles"): "defines a profile of the caller's organization",
+}
 
 
 def test_other_organizations_get_404_everywhere(scene, client, login, csrf_token, api,
@@ -98,6 +116,74 @@ def test_other_organizations_get_404_everywhere(scene, client, login, csrf_token
         jobs_page = client.get("/transcode/jobs").get_data(as_text=True)
         assert f'href="/transcode/jobs/{scene.ids["job"]}"' not in jobs_page
         client.post("/logout", data={"csrf_token": token})
+
+
+def _shape(path: str) -> str:
+    """"/deliveries/<int:package_id>" and "/deliveries/{package}" both as "/deliveries/*"."""
+    return re.sub(r"<[^>]+>|\{[^}]+\}", "*", path)
+
+
+def test_every_endpoint_on_an_object_is_checked_for_isolation(app):
+    checked = {(m, _shape(p)) for m, paths in (("GET", HTML_GET + API_GET),
+                                               ("POST", HTML_POST + API_POST)) for p in paths}
+    checked |= set(PER_CALLER)
+    unchecked = []
+    for rule in app.url_map.iter_rules():
+        if not rule.endpoint.startswith(("transcode.", "transcode_api.")):
+            continue
+        for method in sorted(rule.methods & {"GET", "POST"}):
+            key = (method, _shape(rule.rule))
+            if (rule.arguments or method == "POST") and key not in checked:
+                unchecked.append(key)
+    assert unchecked == []
+
+
+def test_jobs_only_on_the_organizations_own_videos(scene, client, login, csrf_token, api,
+                                                   create_user):
+    """Another producer naming this one's master gets 404 (API) or an error (page), and
+    no job is made."""
+    outsider = create_user(kind="producer")
+    before = db.session.scalar(select(func.count()).select_from(TranscodeJob))
+    resp = api(outsider).post("/api/v1/transcode/jobs",
+                              json={"asset_id": scene.ids["asset"], "profile": "upload_mp4"})
+    assert resp.status_code == 404
+    login(outsider)
+    resp = client.post("/transcode/jobs", data={"csrf_token": csrf_token("/transcode/jobs"),
+                                                "asset_id": scene.ids["asset"],
+                                                "profile": "upload_mp4"})
+    assert resp.status_code == 303
+    assert "Choose an episode master or a trailer." in client.get("/transcode/jobs").get_data(
+        as_text=True)
+    assert db.session.scalar(select(func.count()).select_from(TranscodeJob)) == before
+
+
+def test_only_the_screeners_buyer_gets_its_link(scene, client, login, csrf_token, api):
+    """The player's signed link goes to the buyer organization the screener was made for;
+    another buyer watching the same title gets its own screener, never this one's link."""
+    world, ids = scene.world, scene.ids
+    screener = db.session.get(Screener, ids["screener"])
+    key = f"{screener.job.storage_prefix}/E001.screener.mp4"
+    get_storage().save(key, io.BytesIO(b"\0" * 64), "video/mp4")
+    screener.storage_key = key
+    db.session.commit()
+    wanted = "/files?" + urlencode({"key": key})  # then expires and sig
+
+    login(world.buyer_a)
+    page = client.get(f"/screeners/titles/{ids['title']}").get_data(as_text=True)
+    link = unescape(re.search(r'<video [^>]*src="([^"]+)"', page).group(1))
+    assert link.startswith(wanted)
+    assert client.get(link).get_data() == b"\0" * 64
+    assert api(world.buyer_a).post(f"/api/v1/screeners/{ids['screener']}/views").get_json()[
+        "url"].startswith(wanted)
+    client.post("/logout", data={"csrf_token": csrf_token("/dashboard")})
+
+    login(world.buyer_b)
+    page = client.get(f"/screeners/titles/{ids['title']}").get_data(as_text=True)
+    assert "<video" not in page
+    assert 'data-testid="request-screener"' in page
+    assert wanted not in unescape(page)
+    assert api(world.buyer_b).post(f"/api/v1/screeners/{ids['screener']}/views"
+                                   ).status_code == 404
 
 
 def test_each_party_does_only_its_part(scene, client, login, csrf_token, api):

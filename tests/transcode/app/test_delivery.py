@@ -84,7 +84,9 @@ def test_screener_watermarked_viewed_and_seen_by_the_producer(
     assert match, page
     video = tmp_path / "screener.mp4"
     video.write_bytes(_download(client, match.group(1)))
-    # The player's link is signed and expiring, and answers range requests (seeking).
+    # The player's link is the storage's signed, expiring download (the app's /files for
+    # local storage), which answers range requests (seeking).
+    assert unescape(match.group(1)).startswith("/files?key=")
     ranged = client.get(unescape(match.group(1)), headers={"Range": "bytes=0-99"})
     assert ranged.status_code == 206
     assert len(ranged.get_data()) == 100
