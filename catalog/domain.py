@@ -19,6 +19,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
+from marketplace import languages
+
 
 @dataclass(frozen=True)
 class Message:
@@ -95,32 +97,18 @@ SUBTITLE_EXTENSIONS = frozenset({"srt", "vtt", "ass", "ssa", "ttml", "xml", "dfx
 IMAGE_SIGNATURES = ((b"\x89PNG\r\n\x1a\n", "png"), (b"\xff\xd8\xff", "jpeg"),
                     (b"RIFF", "webp"))
 
-_LANG_RE = re.compile(r"^[a-z]{2,3}(-[A-Z][a-z]{3})?(-([A-Z]{2}|[0-9]{3}))?$")
 _COUNTRY_RE = re.compile(r"^[A-Z]{2}$")
 
 
 def normalize_language(code: str | None) -> str | None:
     """A BCP 47 language tag in canonical case (``zh``, ``zh-Hans``, ``pt-BR``), or None
-    when ``code`` is not one Babel knows."""
-    if not code or not code.strip():
-        return None
-    from babel.core import Locale, UnknownLocaleError
-
-    raw = code.strip().replace("_", "-")
-    parts = raw.split("-")
-    tag = parts[0].lower()
-    for part in parts[1:]:
-        if len(part) == 4:
-            tag += "-" + part.title()
-        else:
-            tag += "-" + part.upper()
-    if not _LANG_RE.match(tag):
-        return None
+    when ``code`` is not one (:mod:`marketplace.languages` reads it). Only language,
+    script and region, which always fit the catalog's 16-character language columns."""
     try:
-        Locale.parse(parts[0].lower())
-    except (UnknownLocaleError, ValueError):
+        tag = languages.parse(code)
+    except languages.LanguageTagError:
         return None
-    return tag
+    return str(tag) if tag.simple else None
 
 
 def normalize_country(code: str | None) -> str | None:

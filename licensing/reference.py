@@ -7,7 +7,6 @@ code, and display names come from Babel (CLDR) in the viewer's locale.
 from __future__ import annotations
 
 import json
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import cache
@@ -15,7 +14,8 @@ from importlib import resources
 from typing import Final
 
 from babel import Locale, UnknownLocaleError
-from babel.core import get_global
+
+from marketplace import languages
 
 # --------------------------------------------------------------------------- errors
 
@@ -284,48 +284,22 @@ def territory_name(code: str, locale: str = "en") -> str:
 
 # --------------------------------------------------------------------------- languages
 
-# BCP 47 (RFC 5646) language tags, the parts this marketplace meets: a 2-3 letter
-# language, optional 4-letter script, optional region (2 letters or 3 digits),
-# variants, extensions and a private-use part.
-_BCP47: Final = re.compile(
-    r"""^(?P<language>[A-Za-z]{2,3})
-        (?:-(?P<script>[A-Za-z]{4}))?
-        (?:-(?P<region>[A-Za-z]{2}|[0-9]{3}))?
-        (?P<variants>(?:-(?:[A-Za-z0-9]{5,8}|[0-9][A-Za-z0-9]{3}))*)
-        (?P<extensions>(?:-[A-WY-Za-wy-z0-9](?:-[A-Za-z0-9]{2,8})+)*)
-        (?P<private>-[Xx](?:-[A-Za-z0-9]{1,8})+)?$""",
-    re.VERBOSE,
-)
 
-
-@cache
-def _known_languages() -> frozenset[str]:
-    known = set(Locale("en").languages) | set(get_global("language_aliases"))
-    return frozenset(k.lower() for k in known if "_" not in k)
+def _parse_language(tag: str) -> languages.LanguageTag:
+    try:
+        return languages.parse(tag)
+    except languages.LanguageTagError as exc:
+        raise InvalidLanguageError(tag, exc.detail) from None
 
 
 def normalize_language(tag: str) -> str:
-    """Canonical casing of a BCP 47 tag ("zh-hans-cn" -> "zh-Hans-CN").
+    """Canonical casing of a BCP 47 tag ("zh-hans-cn" -> "zh-Hans-CN"), as
+    :mod:`marketplace.languages` reads it.
 
     Raises InvalidLanguageError naming the tag when it is not well formed or its primary
     language is unknown to CLDR. Tags are not rewritten otherwise: "cmn" stays "cmn".
     """
-    if not isinstance(tag, str):
-        raise InvalidLanguageError(tag)
-    text = tag.strip().replace("_", "-")
-    match = _BCP47.match(text)
-    if not match:
-        raise InvalidLanguageError(tag, "not a well-formed BCP 47 tag")
-    language = match["language"].lower()
-    if language not in _known_languages():
-        raise InvalidLanguageError(tag, f"primary language {language!r} is not in ISO 639/CLDR")
-    parts = [language]
-    if match["script"]:
-        parts.append(match["script"].title())
-    if match["region"]:
-        parts.append(match["region"].upper())
-    rest = (match["variants"] or "") + (match["extensions"] or "") + (match["private"] or "")
-    return "-".join(parts) + rest.lower()
+    return str(_parse_language(tag))
 
 
 def language_covers(general: str, specific: str) -> bool:
@@ -336,11 +310,9 @@ def language_covers(general: str, specific: str) -> bool:
 
 def language_name(tag: str, locale: str = "en") -> str:
     """Display name of a BCP 47 tag in `locale`, e.g. "Spanish (Latin America)"."""
-    canonical = normalize_language(tag)
+    parsed = _parse_language(tag)
     loc = _locale(locale)
-    match = _BCP47.match(canonical)
-    assert match is not None  # normalize_language guarantees it
-    language = match["language"]
+    language = parsed.language
     name = loc.languages.get(language)
     if name is None:
         # Alias languages (cmn, iw …) have no own name; Babel resolves them.
@@ -349,10 +321,9 @@ def language_name(tag: str, locale: str = "en") -> str:
         except (UnknownLocaleError, ValueError):
             name = language
     details = []
-    if match["script"]:
-        details.append(loc.scripts.get(match["script"], match["script"]))
-    if match["region"]:
-        details.append(loc.territories.get(match["region"], match["region"]))
-    if match["variants"]:
-        details.extend(v.upper() for v in match["variants"].strip("-").split("-"))
+    if parsed.script:
+        details.append(loc.scripts.get(parsed.script, parsed.script))
+    if parsed.region:
+        details.append(loc.territories.get(parsed.region, parsed.region))
+    details.extend(v.upper() for v in parsed.variants)
     return f"{name} ({', '.join(details)})" if details else name

@@ -10,10 +10,11 @@ Japanese characters per line) are overridable per call, so the lead can put them
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Literal
+
+from marketplace import languages
 
 __all__ = [
     "LANGUAGE_LIMITS",
@@ -22,6 +23,10 @@ __all__ = [
     "get_profile",
     "normalize_language",
 ]
+
+#: Canonical casing of a BCP-47 tag (``zh_hans`` → ``zh-Hans``, ``ES-419`` → ``es-419``);
+#: ValueError for something that is not a language tag. The marketplace's one reading.
+normalize_language = languages.normalize
 
 Audience = Literal["adult", "children"]
 Layout = Literal["standard", "vertical"]
@@ -100,27 +105,6 @@ class QCProfile:
     close_gaps_under_ms: int = CLOSE_GAPS_UNDER_MS
     audience: Audience = "adult"
     layout: Layout = "standard"
-
-
-_TAG_SHAPE = re.compile(r"^[A-Za-z]{2,8}(?:-[A-Za-z0-9]{1,8})*$")
-
-
-def normalize_language(tag: str) -> str:
-    """Canonical casing of a BCP-47 tag: ``zh_hans`` → ``zh-Hans``, ``pt-br`` → ``pt-BR``,
-    ``ES-419`` → ``es-419``. Raises ValueError for something that is not a language tag."""
-    cleaned = tag.strip().replace("_", "-")
-    if not _TAG_SHAPE.match(cleaned):
-        raise ValueError(f"{tag!r} is not a BCP-47 language tag")
-    parts = cleaned.split("-")
-    out = [parts[0].lower()]
-    for part in parts[1:]:
-        if len(part) == 4 and part.isalpha():
-            out.append(part.title())  # script
-        elif len(part) == 2 and part.isalpha():
-            out.append(part.upper())  # region
-        else:
-            out.append(part.lower())  # numeric region, variants
-    return "-".join(out)
 
 
 def _limits_key(language: str) -> str:

@@ -56,7 +56,7 @@ from localization.translation import (
     normalize_source,
     translate_track,
 )
-from marketplace import audit
+from marketplace import audit, languages
 from marketplace.accounts.models import User
 from marketplace.db import utcnow
 from marketplace.extensions import db
@@ -96,24 +96,18 @@ def parse_language(tag: str | None, *, field: str = "language") -> str:
 
     raw = (tag or "").strip()
     try:
-        canonical = normalize_language(raw)
+        parsed = languages.parse(raw)
     except ValueError:
-        raise LocalizationError(field, _l("'%(value)s' is not a BCP-47 language code (use e.g. "
-                                          "zh-Hans, en, es-419, pt-BR).", value=raw)) from None
-    parts = canonical.split("-")
+        parsed = None
     names = Locale("en")
-    ok = parts[0] in names.languages and parts[0] != "und"
-    for part in parts[1:]:
-        if len(part) == 4 and part.isalpha():
-            ok = ok and part in names.scripts
-        elif len(part) == 2 or (len(part) == 3 and part.isdigit()):
-            ok = ok and part in names.territories
-        else:
-            ok = ok and len(part) >= 5  # a registered variant; not checked further
-    if not ok:
+    # Variants are not checked further; extensions and private use are refused.
+    if (parsed is None or parsed.language not in names.languages or parsed.language == "und"
+            or (parsed.script and parsed.script not in names.scripts)
+            or (parsed.region and parsed.region not in names.territories)
+            or parsed.extensions):
         raise LocalizationError(field, _l("'%(value)s' is not a BCP-47 language code (use e.g. "
                                           "zh-Hans, en, es-419, pt-BR).", value=raw))
-    return canonical
+    return str(parsed)
 
 
 def language_name(tag: str, locale: str | None = None) -> str:
