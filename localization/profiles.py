@@ -2,10 +2,12 @@
 common timing rules) plus a ``vertical`` layout for 9:16 video (BBC: up to 3 lines of about
 25 Latin characters).
 
-A profile is chosen from a BCP-47 tag: the full tag (``zh-Hant``, ``pt-BR``), then regional
-aliases (``zh-TW`` → Traditional Chinese), then the base language (``es-419`` → ``es``),
-then the Latin default. Numbers marked secondary in the design (Arabic reading speed,
-Japanese characters per line) are overridable per call, so the lead can put them in config.
+A profile is chosen from a BCP-47 tag: a Chinese language by its script, written in the
+tag (``zh-Hant``) or else the one CLDR finds likely for its language and region (``zh-TW``,
+``yue`` → Traditional Chinese; ``zh``, ``cmn``, ``wuu`` → Simplified); else by the base
+language (``es-419`` → ``es``), then the Latin default. Numbers marked secondary in the design
+(Arabic reading speed, Japanese characters per line) are overridable per call, so the lead
+can put them in config.
 """
 
 from __future__ import annotations
@@ -63,19 +65,6 @@ LANGUAGE_LIMITS: dict[str, LanguageLimits] = {
     "hi": LanguageLimits("Hindi", 42, 22, 18),
 }
 
-# Regional tags that decide the script where the tag does not say it.
-_ALIASES = {
-    "zh": "zh-Hans",
-    "zh-cn": "zh-Hans",
-    "zh-sg": "zh-Hans",
-    "zh-my": "zh-Hans",
-    "zh-tw": "zh-Hant",
-    "zh-hk": "zh-Hant",
-    "zh-mo": "zh-Hant",
-    "yue": "zh-Hant",
-    "cmn": "zh-Hans",
-}
-
 # Common rules (DESIGN 4.2).
 MAX_LINES = 2
 MIN_DURATION_MS = 833  # 5/6 s
@@ -108,19 +97,14 @@ class QCProfile:
 
 
 def _limits_key(language: str) -> str:
-    tag = normalize_language(language)
-    parts = tag.split("-")
-    base = parts[0]
-    script = next((p for p in parts[1:] if len(p) == 4 and p.isalpha()), None)
-    if script and f"{base}-{script}" in LANGUAGE_LIMITS:
-        return f"{base}-{script}"
-    lowered = tag.lower()
-    for candidate in (lowered, f"{base}-{parts[1].lower()}" if len(parts) > 1 else base, base):
-        if candidate in _ALIASES:
-            return _ALIASES[candidate]
-    if base in LANGUAGE_LIMITS:
-        return base
-    return "latin"
+    tag = languages.parse(language)
+    # A Chinese language (zh, cmn, yue, wuu …) goes by the script it is written in; in
+    # Latin letters (pinyin, jyutping) it follows the Latin rules.
+    if languages.likely_script(languages.LanguageTag(tag.language)) in ("Hans", "Hant"):
+        script = languages.likely_script(tag)
+        if script != "Latn":
+            return "zh-Hant" if script == "Hant" else "zh-Hans"
+    return tag.language if tag.language in LANGUAGE_LIMITS else "latin"
 
 
 def get_profile(

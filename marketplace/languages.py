@@ -3,8 +3,8 @@
 :func:`parse` and :func:`normalize` are the one reading of a tag; the contexts keep
 their own contracts as thin wrappers over them: the catalog answers None for a bad
 code (``catalog.domain.normalize_language``), rights raise an error naming the code
-(``licensing.reference.normalize_language``) and subtitle QC raises ValueError
-(``localization.profiles.normalize_language``).
+(``licensing.reference.normalize_language``) and subtitle QC picks a profile from the
+tag (``localization.profiles``).
 
 A tag is well formed per RFC 5646 for the parts this marketplace meets: a 2-3 letter
 language, optional 4-letter script, optional region (2 letters or 3 digits), variants,
@@ -27,7 +27,7 @@ from typing import Final
 from babel import Locale, localedata
 from babel.core import get_global
 
-__all__ = ["LanguageTag", "LanguageTagError", "normalize", "parse"]
+__all__ = ["LanguageTag", "LanguageTagError", "likely_script", "normalize", "parse"]
 
 
 class LanguageTagError(ValueError):
@@ -111,3 +111,20 @@ def normalize(tag: object) -> str:
     """The tag in canonical case, as :func:`parse` reads it (``pt_br`` → ``pt-BR``)."""
     return str(parse(tag))
 
+
+def likely_script(tag: LanguageTag) -> str | None:
+    """The script the tag is written in: its own, else CLDR's likely one for its language
+    and region (``zh-TW`` → ``Hant``, ``zh`` and ``cmn`` → ``Hans``, ``yue`` → ``Hant``)."""
+    if tag.script:
+        return tag.script
+    # An alias may carry a script or region of its own: sh → sr_Latn, cmn → zh.
+    language, *alias = get_global("language_aliases").get(tag.language, tag.language).split("_")
+    script = next((p for p in alias if len(p) == 4), None)
+    if script:
+        return script
+    region = tag.region or next((p for p in alias if len(p) != 4), None)
+    likely = get_global("likely_subtags")
+    for key in (f"{language}_{region}", language) if region else (language,):
+        if key in likely:
+            return next((p for p in likely[key].split("_")[1:] if len(p) == 4), None)
+    return None

@@ -64,6 +64,30 @@ def test_profile_selection_by_bcp47(tag, name, cpl, speed):
     assert (profile.min_duration_ms, profile.max_duration_ms, profile.min_gap_frames) == (833, 7000, 2)
 
 
+@pytest.mark.parametrize(
+    ("tag", "name"),
+    [
+        # The script CLDR finds likely for the language and region.
+        ("zh-SG", "Simplified Chinese"),
+        ("zh-MY", "Simplified Chinese"),
+        ("cmn", "Simplified Chinese"),
+        ("wuu", "Simplified Chinese"),
+        ("yue-CN", "Simplified Chinese"),
+        ("zh-HK", "Traditional Chinese"),
+        ("zh-MO", "Traditional Chinese"),
+        ("yue", "Traditional Chinese"),
+        ("cmn-TW", "Traditional Chinese"),
+        # A script written in the tag wins; Latin letters follow the Latin rules.
+        ("yue-Hans", "Simplified Chinese"),
+        ("cmn-Hant", "Traditional Chinese"),
+        ("zh-Latn", "Latin-script default"),
+        ("yue-Latn", "Latin-script default"),
+    ],
+)
+def test_a_chinese_language_goes_by_its_script(tag, name):
+    assert get_profile(tag).name.startswith(name + ",")
+
+
 def test_children_vertical_and_overrides():
     assert get_profile("en", audience="children").reading_speed == 17
     assert get_profile("zh-Hans", audience="children").reading_speed == 7

@@ -10,7 +10,7 @@ from catalog import domain as catalog_domain
 from licensing.reference import InvalidLanguageError
 from licensing.reference import normalize_language as rights_language
 from localization.profiles import normalize_language as subtitle_language
-from marketplace.languages import LanguageTag, LanguageTagError, normalize, parse
+from marketplace.languages import LanguageTag, LanguageTagError, likely_script, normalize, parse
 
 # Every tag the three old normalizers' tests read (catalog, licensing, localization,
 # the subtitle profiles and their alias table), with its canonical form.
@@ -112,6 +112,25 @@ def test_any_casing_of_a_tag_reads_the_same(language, script, region, rnd, sep):
     scrambled = "".join(c.upper() if rnd.random() < 0.5 else c.lower() for c in canonical)
     assert normalize(scrambled.replace("-", sep)) == canonical
     assert parse(canonical) == LanguageTag(language, script, region)
+
+
+# --------------------------------------------------------------------------- likely script
+
+
+@pytest.mark.parametrize(
+    ("tag", "script"),
+    [
+        # The subtitle profiles' old alias table, now CLDR's likely subtags.
+        ("zh", "Hans"), ("zh-CN", "Hans"), ("zh-SG", "Hans"), ("zh-MY", "Hans"),
+        ("zh-TW", "Hant"), ("zh-HK", "Hant"), ("zh-MO", "Hant"),
+        ("yue", "Hant"), ("cmn", "Hans"),
+        # The tag's own script wins; a region can decide; an alias can carry a script.
+        ("zh-Hant", "Hant"), ("zh-Hans-HK", "Hans"), ("zh-Latn", "Latn"), ("yue-CN", "Hans"),
+        ("cmn-TW", "Hant"), ("sh", "Latn"), ("en", "Latn"), ("ja", "Jpan"), ("ar", "Arab"),
+    ],
+)
+def test_likely_script(tag, script):
+    assert likely_script(parse(tag)) == script
 
 
 # --------------------------------------------------------------------------- the contracts
