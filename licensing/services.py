@@ -7,7 +7,8 @@ transaction starts with ``BEGIN IMMEDIATE``). That is what makes two buyers acce
 overlapping exclusive offers at the same moment end in one deal and one refusal.
 
 Every change to an offer or a deal is written to the audit log for both parties, and
-the other party is notified in the app.
+the other party is notified in the app. Other contexts hear of signed deals through
+``licensing.signals`` (sent after the commit).
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from flask import current_app, g, has_app_context
 from sqlalchemy import Connection, select
 
 from catalog.models import Title
-from licensing import domain, ema, index, present, reference
+from licensing import domain, ema, index, present, reference, signals
 from licensing.models import (
     LIVE_OFFER_STATUSES,
     Deal,
@@ -58,6 +59,7 @@ from marketplace.accounts.models import Organization, OrgKind, User
 from marketplace.db import utcnow
 from marketplace.extensions import db
 from marketplace.i18n import _
+from marketplace.jobs import send_after_commit
 
 log = logging.getLogger(__name__)
 
@@ -938,7 +940,8 @@ def _fee_of_round(rnd: OfferRound) -> Fee:
 
 def sign_deal(deal_id: int, *, by: User, name: str, ip: str | None) -> DealSignature:
     """Click-to-sign for one side (once): the typed name, the user, the time and the IP.
-    When both sides have signed, the deal is signed and its grant a hard block.
+    When both sides have signed, the deal is signed and its grant a hard block, and
+    ``licensing.signals.deal_signed`` is sent once the transaction commits.
     Starts its own transaction, like :func:`accept_offer`."""
     name = (name or "").strip()
     if not name:
@@ -972,6 +975,7 @@ def sign_deal(deal_id: int, *, by: User, name: str, ip: str | None) -> DealSigna
                      changes={"status": [DealStatus.PENDING_SIGNATURE, DealStatus.SIGNED]})
         _notify(_parties(deal), "licensing.signed", {"deal": deal.number},
                 _link("licensing.deal", deal_id=deal.id))
+        send_after_commit(signals.deal_signed, deal_id=deal.id, number=deal.number)
     else:
         _notify([other], "licensing.sign_request",
                 {"org": by.organization.name, "deal": deal.number},

@@ -12,12 +12,10 @@ import os
 
 from flask import Flask
 
-_hooks_installed = False
-
 
 def init_app(app: Flask) -> None:
-    global _hooks_installed
     # models: the tables must be known to the metadata before create_all / migrations.
+    from licensing.signals import deal_signed
     from marketplace.api import register
     from marketplace.i18n import _l
     from marketplace.web import NavItem, add_dashboard_panel, add_demo_loader, add_nav
@@ -26,9 +24,7 @@ def init_app(app: Flask) -> None:
     from transcode.demo import load_demo
 
     _settings(app)
-    if not _hooks_installed:
-        _install_signature_hook()
-        _hooks_installed = True
+    deal_signed.connect(_deliver_on_signature, sender=app)
     app.register_blueprint(views.bp)
     register(api.blp)
     for command in (commands.reap, commands.jobs):
@@ -84,34 +80,11 @@ def _register_notifications(app: Flask) -> None:
         register_kind(app, kind, render)
 
 
-def _install_signature_hook() -> None:
-    """Prepare a package when a deal becomes signed (``PDX_TRANSCODE_DELIVER_ON_SIGNATURE``).
-
-    Licensing has no "deal signed" hook yet, so this watches the flush that moves a
-    deal's status to ``signed``; the task is sent once the transaction commits.
-    """
-    from flask import current_app
-    from sqlalchemy import event, inspect
-    from sqlalchemy.orm import Session
-
-    @event.listens_for(Session, "after_flush")
-    def _deal_signed(session, _context) -> None:
-        from licensing.models import Deal, DealStatus
-
-        deals = [obj for obj in session.dirty if isinstance(obj, Deal)
-                 and obj.status == DealStatus.SIGNED
-                 and inspect(obj).attrs.status.history.has_changes()]
-        if not deals:
-            return
-        try:
-            enabled = int(current_app.config.get("PDX_TRANSCODE_DELIVER_ON_SIGNATURE") or 0)
-        except RuntimeError:  # no application (a script working on the models)
-            return
-        if not enabled:
-            return
-        from marketplace.jobs import PENDING_KEY
+def _deliver_on_signature(app: Flask, *, deal_id: int, **_kwargs) -> None:
+    """``licensing.signals.deal_signed``: with ``PDX_TRANSCODE_DELIVER_ON_SIGNATURE=1``,
+    a package in the default profile is prepared for the deal just signed."""
+    if int(app.config.get("PDX_TRANSCODE_DELIVER_ON_SIGNATURE") or 0):
+        from marketplace.jobs import enqueue
         from transcode import tasks
 
-        for deal in deals:
-            session.info.setdefault(PENDING_KEY, []).append(
-                (tasks.prepare_delivery.name, (deal.id,), {}))
+        enqueue(tasks.prepare_delivery, deal_id)

@@ -100,3 +100,17 @@ def test_real_worker_process_runs_the_verification_mail(tmp_path, broker, base_a
             db.session.remove()
             db.engine.dispose()
         base_app.extensions["celery"].set_default()
+
+
+def test_work_waits_for_the_outermost_commit_not_a_savepoint(app, jobs):
+    from marketplace.jobs import on_commit
+
+    ran = []
+    on_commit(lambda: ran.append("before"))
+    with db.session.begin_nested():
+        on_commit(lambda: ran.append("inside"))
+    assert ran == []  # releasing a savepoint commits nothing
+    db.session.commit()
+    assert ran == ["before", "inside"]
+    db.session.commit()
+    assert ran == ["before", "inside"]  # once
