@@ -1,8 +1,8 @@
 """Rights grants, the avails engine, inquiries, offers, deals and EMA avails.
 
 The pure core (``reference``, ``domain``, ``oracle``, ``ema``) needs neither Flask nor a
-database; ``models``, ``services``, ``views``, ``api`` and ``cli`` build the product
-around it.
+database; ``models``, ``services``, ``views``, ``api``, ``cli`` and ``tasks`` build the
+product around it. Other contexts subscribe to ``signals`` (``deal_signed``).
 """
 
 from __future__ import annotations
@@ -16,11 +16,12 @@ def init_app(app: Flask) -> None:
     global _hooks_installed
     # models: the tables must be known to the metadata before create_all / migrations.
     from catalog.search import register_filter_provider
-    from licensing import api, cli, index, models, notices, views  # noqa: F401
+    from licensing import api, cli, index, models, notices, tasks, views  # noqa: F401
     from licensing.demo import load_demo
     from licensing.services import deal_access
     from marketplace.api import register
     from marketplace.i18n import _l
+    from marketplace.jobs import add_periodic
     from marketplace.web import (
         NavItem,
         add_catalog_filter_fields,
@@ -47,3 +48,5 @@ def init_app(app: Flask) -> None:
     register_filter_provider(app, views.catalog_availability_filter)
     app.extensions.setdefault("pdx_catalog_deal_access", []).append(deal_access)
     notices.register(app)
+    add_periodic(app, "licensing.expire_offers", tasks.expire_offers,
+                 setting="LICENSING_EXPIRE_INTERVAL", default=tasks.DEFAULT_EXPIRE_INTERVAL)

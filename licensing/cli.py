@@ -144,11 +144,9 @@ def check_cmd(title_id, territory, exclude, media, start, end, exclusive, langua
 @avails_cli.command("expire-offers")
 @with_appcontext
 def expire_cmd():
-    """Mark offers past their expiry as expired (the engine already ignores them)."""
-    from licensing import services
-    from marketplace.extensions import db
+    """Mark offers past their expiry as expired (the engine already ignores them). Workers
+    do it every PDX_LICENSING_EXPIRE_INTERVAL seconds; this is the same sweep, now."""
+    from licensing import tasks
 
-    expired = services.expire_offers()
-    db.session.commit()
-    click.echo(f"{len(expired)} offer(s) expired" + (
-        ": " + ", ".join(o.number for o in expired) if expired else ""))
+    expired = tasks.expire_offers()
+    click.echo(f"{len(expired)} offer(s) expired" + (": " + ", ".join(expired) if expired else ""))

@@ -514,19 +514,25 @@ def _lock_title(title_id: int) -> None:
     before anything is read. A transaction that has already written holds that lock
     since its first write. On PostgreSQL it locks the title's row.
     """
-    session = db.session()  # the Session itself, not its scoped proxy
-    if session.get_bind().dialect.name == "sqlite":
-        if session.new or session.dirty or session.deleted:
-            raise RuntimeError("lock the title before changing anything")
-        if session.info.get(index.FLUSHED):
-            pass  # this transaction already wrote, so it already holds SQLite's write lock
-        else:
-            if session.in_transaction():
-                session.rollback()  # only reads so far: start again, locked from the start
-            session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
-    else:
-        session.execute(select(Title.id).where(Title.id == title_id).with_for_update())
+    if not _sqlite_write_lock():
+        db.session.execute(select(Title.id).where(Title.id == title_id).with_for_update())
     forget_cached_grants()
+
+
+def _sqlite_write_lock() -> bool:
+    """On SQLite, hold the database's write lock until the transaction ends and return
+    True; elsewhere do nothing and return False."""
+    session = db.session()  # the Session itself, not its scoped proxy
+    if session.get_bind().dialect.name != "sqlite":
+        return False
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("take the lock before changing anything")
+    if session.info.get(index.FLUSHED):
+        return True  # this transaction already wrote, so it already holds the write lock
+    if session.in_transaction():
+        session.rollback()  # only reads so far: start again, locked from the start
+    session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+    return True
 
 
 def _locked(model, ident: int, by: User, missing: str):
@@ -838,12 +844,21 @@ def withdraw_offer(offer: Offer, *, by: User) -> None:
 
 def expire_offers(as_of: date | None = None) -> list[Offer]:
     """Mark live offers past their round's expiry as expired (the engine already treats
-    them as free); returns them."""
+    them as free), each audited once for both parties; returns them.
+
+    Workers run this on a timer, several at once: each offer is claimed under a lock
+    (PostgreSQL: its row, ``FOR UPDATE SKIP LOCKED``, so a second sweep passes over it;
+    SQLite: the database's write lock, so a second sweep waits and finds it expired).
+    Like :func:`accept_offer`, it starts its own transaction on SQLite: call it before
+    changing anything."""
     as_of = as_of or today()
-    offers = list(db.session.scalars(
-        select(Offer).join(OfferRound, (OfferRound.offer_id == Offer.id)
-                           & (OfferRound.number == Offer.current_round))
-        .where(Offer.status.in_(LIVE_OFFER_STATUSES), OfferRound.expires_on <= as_of)))
+    stmt = (select(Offer).join(OfferRound, (OfferRound.offer_id == Offer.id)
+                               & (OfferRound.number == Offer.current_round))
+            .where(Offer.status.in_(LIVE_OFFER_STATUSES), OfferRound.expires_on <= as_of)
+            .order_by(Offer.id).execution_options(populate_existing=True))
+    if not _sqlite_write_lock():
+        stmt = stmt.with_for_update(of=Offer, skip_locked=True)
+    offers = list(db.session.scalars(stmt))
     for offer in offers:
         _close(offer, OfferStatus.EXPIRED)
         audit.record("offer.expired", "offer", offer.id, parties=_parties(offer), actor=None,

@@ -1,18 +1,29 @@
-"""Celery bound to Flask, and work that waits for the transaction to commit.
+"""Celery bound to Flask, work that waits for the transaction to commit, and the duties
+every worker runs on a timer.
 
 Embedded default: kombu's SQLAlchemy transport on an SQLite file, so no server is
 needed. Scaled out: ``PDX_CELERY_BROKER_URL=redis://…``. Tasks take ids and plain
 values (JSON), so nothing depends on an ORM object surviving the trip.
+
+Periodic duties (:func:`add_periodic`) run in a thread of every worker's main process:
+once when the worker is ready, then every interval. There is no beat process to keep
+single, so a duty runs in as many processes as there are workers and must be safe to
+run twice at the same moment.
 """
 
 from __future__ import annotations
 
 import logging
+import os
+import threading
+import weakref
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 from blinker import Signal
 from celery import Celery, Task
+from celery.signals import worker_process_init, worker_ready, worker_shutdown
 from flask import Flask, current_app
 from sqlalchemy import event
 from sqlalchemy.orm import Session
@@ -21,6 +32,10 @@ log = logging.getLogger(__name__)
 
 PENDING_KEY = "pdx_pending_jobs"
 TASK_PACKAGES = ["marketplace.accounts", "catalog", "licensing", "localization", "transcode"]
+
+#: Flask apps by the id of their Celery app, so a worker signal finds its Flask app.
+_FLASK_APPS: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
+_stop = threading.Event()
 
 
 def celery_init_app(app: Flask) -> Celery:
@@ -49,6 +64,8 @@ def celery_init_app(app: Flask) -> Celery:
     celery.set_default()
     celery.autodiscover_tasks(TASK_PACKAGES, force=True)
     app.extensions["celery"] = celery
+    app.extensions["pdx_periodic"] = []
+    _FLASK_APPS[id(celery)] = app
     return celery
 
 
@@ -126,6 +143,115 @@ def install_session_hooks() -> None:
     def _drop(session: Session, previous_transaction) -> None:
         if previous_transaction.parent is None:  # the outermost transaction rolled back
             session.info.pop(PENDING_KEY, None)
+
+
+# --------------------------------------------------------------------------- periodic duties
+
+
+@dataclass(frozen=True)
+class Periodic:
+    """A duty run by every worker process on a timer; see :func:`add_periodic`."""
+
+    name: str
+    run: Callable[[], object]
+    key: str  # the setting holding the interval in seconds (PDX_…); 0 turns it off
+
+    def interval(self, app: Flask) -> float:
+        return float(app.config[self.key])
+
+
+def add_periodic(app: Flask, name: str, run: Callable[[], object], *, setting: str,
+                 default: float) -> Periodic:
+    """Have every worker run ``run()`` in an application context when it is ready and
+    every ``PDX_<setting>`` seconds after that (from the configuration, else the
+    environment, else ``default``; 0 turns the duty off).
+
+    ``run`` commits its own work. Several workers run it at the same moment, so it must
+    be idempotent under concurrency: claim rows with a conditional update or a lock.
+    An exception is logged and the session rolled back; the timer goes on."""
+    from marketplace.config import ConfigError
+
+    key = f"PDX_{setting}"
+    if key not in app.config:
+        app.config[key] = os.environ.get(key, default)
+    try:
+        seconds = float(app.config[key])
+    except (TypeError, ValueError):
+        seconds = -1.0
+    if not seconds >= 0:  # also refuses NaN
+        raise ConfigError(f"{key} must be a number of seconds (0 turns it off), "
+                          f"not {app.config[key]!r}")
+    app.config[key] = seconds
+    duty = Periodic(name, run, key)
+    app.extensions["pdx_periodic"].append(duty)
+    return duty
+
+
+def run_periodic(app: Flask, duty: Periodic) -> object | None:
+    """One run of ``duty``, as a worker's timer does it: its own session, and an error
+    logged, not raised."""
+    from marketplace.extensions import db
+
+    with app.app_context():
+        try:
+            return duty.run()
+        except Exception:
+            log.exception("periodic duty %s failed", duty.name)
+            return None
+        finally:
+            db.session.remove()  # what the duty left uncommitted is rolled back
+
+
+def _periodic_loop(app: Flask, duty: Periodic, interval: float) -> None:
+    while True:
+        try:
+            run_periodic(app, duty)
+        except Exception:  # even ending the session failed (the database went away)
+            log.exception("periodic duty %s failed", duty.name)
+        if _stop.wait(interval):
+            return
+
+
+def _flask_app(sender) -> Flask | None:
+    celery_app = getattr(sender, "app", None)
+    app = _FLASK_APPS.get(id(celery_app)) if celery_app is not None else None
+    if app is None and len(_FLASK_APPS) == 1:
+        app = next(iter(_FLASK_APPS.values()))
+    return app
+
+
+@worker_ready.connect(weak=False)
+def _start_periodic(sender=None, **_kwargs) -> None:
+    app = _flask_app(sender)
+    if app is None:
+        log.warning("periodic duties: no Flask app for this worker")
+        return
+    _stop.clear()
+    for duty in app.extensions.get("pdx_periodic", ()):
+        interval = duty.interval(app)
+        if interval <= 0:
+            log.info("periodic duty %s is off (%s=0)", duty.name, duty.key)
+            continue
+        log.info("periodic duty %s every %gs", duty.name, interval)
+        threading.Thread(target=_periodic_loop, args=(app, duty, interval),
+                         name=f"pdx-{duty.name}", daemon=True).start()
+
+
+@worker_shutdown.connect(weak=False)
+def _stop_periodic(**_kwargs) -> None:
+    _stop.set()
+
+
+@worker_process_init.connect(weak=False)
+def _forget_parent_connections(**_kwargs) -> None:
+    # A pool process forked after the duties ran would otherwise inherit the main
+    # process's open database connections; it opens its own.
+    from marketplace.extensions import db
+
+    for app in list(_FLASK_APPS.values()):
+        with app.app_context():
+            for engine in db.engines.values():
+                engine.dispose(close=False)
 
 
 _hooks_installed = False

@@ -1,4 +1,7 @@
-"""Entry point for ``celery -A marketplace.worker:celery worker``: the app, and Celery bound to it."""
+"""Entry point for ``celery -A marketplace.worker:celery worker``: the app, and Celery bound to it.
+
+Each worker also runs the contexts' periodic duties (``marketplace.jobs.add_periodic``).
+"""
 
 from marketplace import create_app
 

@@ -18,13 +18,18 @@ def init_app(app: Flask) -> None:
     from licensing.signals import deal_signed
     from marketplace.api import register
     from marketplace.i18n import _l
+    from marketplace.jobs import add_periodic
     from marketplace.web import NavItem, add_dashboard_panel, add_demo_loader, add_nav
     from transcode import api, commands, models, services, tasks, views  # noqa: F401
     from transcode.cli import transcode as transcode_group
     from transcode.demo import load_demo
+    from transcode.services import SETTINGS
 
     _settings(app)
     deal_signed.connect(_deliver_on_signature, sender=app)
+    add_periodic(app, "transcode.reap", tasks.reap_stale_jobs,
+                 setting="TRANSCODE_REAP_INTERVAL",
+                 default=SETTINGS["TRANSCODE_REAP_INTERVAL"])
     app.register_blueprint(views.bp)
     register(api.blp)
     for command in (commands.reap, commands.jobs):
@@ -45,7 +50,6 @@ def init_app(app: Flask) -> None:
         add_title_section(app, views.title_section)
     add_demo_loader(app, load_demo)
     _register_notifications(app)
-    tasks.register_app(app)
 
 
 def _settings(app: Flask) -> None:

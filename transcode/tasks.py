@@ -4,31 +4,21 @@ worker-side reaper that re-queues jobs whose worker died.
 ``acks_late`` brings a killed worker's message back on Redis only after the visibility
 timeout, and kombu's SQLAlchemy transport never does; so recovery does not rely on the
 broker: a running job beats a heartbeat on its row, and every worker re-queues jobs
-whose heartbeat stopped — when it starts (``worker_ready``), every
-``PDX_TRANSCODE_REAP_INTERVAL`` seconds after that, and before each job it runs.
+whose heartbeat stopped — when it starts, every ``PDX_TRANSCODE_REAP_INTERVAL`` seconds
+after that (a periodic duty, see ``marketplace.jobs.add_periodic``), and before each job
+it runs.
 """
 
 from __future__ import annotations
 
 import logging
 import socket
-import threading
-import weakref
 
 from celery import shared_task
-from celery.signals import worker_ready, worker_shutdown
 
 from marketplace.extensions import db
 
 log = logging.getLogger(__name__)
-
-#: Flask apps by the id of their Celery app, so a worker signal finds its Flask app.
-_FLASK_APPS: weakref.WeakValueDictionary = weakref.WeakValueDictionary()
-_stop = threading.Event()
-
-
-def register_app(app) -> None:
-    _FLASK_APPS[id(app.extensions["celery"])] = app
 
 
 @shared_task(bind=True, name="transcode.run_job", max_retries=20)
@@ -80,46 +70,12 @@ def prepare_delivery(deal_id: int) -> int | None:
     return package.id
 
 
-def reap_once(app) -> list[int]:
+def reap_stale_jobs() -> list[int]:
+    """The worker's periodic duty (``PDX_TRANSCODE_REAP_INTERVAL``): queue again the
+    jobs whose worker died. Several workers reaping at once requeue each job once."""
     from transcode import services
 
-    with app.app_context():
-        try:
-            return services.reap_stale_jobs()
-        except Exception:
-            log.exception("reaping stale transcode jobs failed")
-            db.session.rollback()
-            return []
-        finally:
-            db.session.remove()
-
-
-def _reaper_loop(app) -> None:
-    from transcode.services import setting
-
-    with app.app_context():
-        interval = float(setting("TRANSCODE_REAP_INTERVAL"))
-    while not _stop.wait(interval):
-        reap_once(app)
-
-
-@worker_ready.connect(weak=False)
-def _on_worker_ready(sender=None, **_kwargs) -> None:
-    celery_app = getattr(sender, "app", None)
-    app = _FLASK_APPS.get(id(celery_app)) if celery_app is not None else None
-    if app is None and len(_FLASK_APPS) == 1:
-        app = next(iter(_FLASK_APPS.values()))
-    if app is None:
-        log.warning("transcode reaper: no Flask app for this worker")
-        return
-    requeued = reap_once(app)
+    requeued = services.reap_stale_jobs()
     if requeued:
         log.warning("transcode reaper: jobs %s queued again (their worker was lost)", requeued)
-    _stop.clear()
-    threading.Thread(target=_reaper_loop, args=(app,), name="transcode-reaper",
-                     daemon=True).start()
-
-
-@worker_shutdown.connect(weak=False)
-def _on_worker_shutdown(**_kwargs) -> None:
-    _stop.set()
+    return requeued
