@@ -6,11 +6,13 @@ OpenAPI document at ``/api/v1/openapi.json`` is generated from their schemas.
 
 from __future__ import annotations
 
-from flask import Flask, jsonify, render_template, request
+from flask import Flask, flash, jsonify, make_response, redirect, render_template, request, url_for
+from flask_babel import lazy_gettext as _l
 from flask_smorest import Api as _Api
 from flask_smorest import Blueprint
 from flask_smorest.arguments import ArgumentsMixin
-from werkzeug.exceptions import HTTPException
+from sqlalchemy.exc import OperationalError
+from werkzeug.exceptions import HTTPException, ServiceUnavailable
 
 API_PREFIX = "/api/v1"
 PROBLEM = "application/problem+json"
@@ -85,6 +87,34 @@ def init_app(app: Flask) -> None:
     api.init_app(app)
     # A body that is not JSON at all: say so before any schema runs.
     app.before_request(_reject_malformed_json)
+    app.register_error_handler(OperationalError, _database_busy)
+
+
+#: seconds a client is asked to wait when SQLite's write lock stayed taken
+BUSY_RETRY_AFTER = 2
+
+
+def _database_busy(error: OperationalError):
+    """SQLite's write lock stayed taken past the busy timeout (or a read could not turn
+    into a write): the request's transaction is rolled back, so nothing was saved. Say
+    so and ask for a retry (503 with Retry-After) instead of a bare 500."""
+    if "database is locked" not in str(error.orig):
+        raise error
+    from marketplace.extensions import db
+
+    db.session.rollback()
+    message = _l("The database was busy with other work and nothing was saved. "
+                 "Please try again in a moment.")
+    if is_api_request():
+        response = problem(503, "Service Unavailable", str(message))
+    elif request.method in ("POST", "PUT", "PATCH", "DELETE"):
+        flash(message, "error")
+        response = redirect(request.referrer or url_for("marketplace.index"), 303)
+    else:
+        busy = ServiceUnavailable(str(message))
+        response = make_response(render_template("errors/error.html", error=busy), 503)
+    response.headers["Retry-After"] = str(BUSY_RETRY_AFTER)
+    return response
 
 
 def _reject_malformed_json():

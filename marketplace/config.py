@@ -52,11 +52,12 @@ def defaults(instance_path: str) -> dict:
         "SESSION_HOURS": 12,
         "BASE_URL": "http://127.0.0.1:5000",
         "JOBS_CAPTURE": False,  # tests: keep enqueued jobs in a list instead of sending them
+        "SQLITE_BUSY_MS": 15000,  # how long a SQLite writer waits for another's lock
     }
 
 
 _INT_KEYS = {"LICENSING_SIGN_DAYS", "TOKEN_CACHE_SECONDS", "CATALOG_LIST_CACHE_SECONDS", "TRANSLATION_TIMEOUT", "S3_MULTIPART_CHUNK_MB", "PRESIGNED_URL_SECONDS", "MAX_UPLOAD_MB",
-             "LOGIN_MAX_FAILURES", "LOGIN_LOCK_MINUTES", "SESSION_HOURS"}
+             "LOGIN_MAX_FAILURES", "LOGIN_LOCK_MINUTES", "SESSION_HOURS", "SQLITE_BUSY_MS"}
 
 
 def load(app, overrides: dict | None) -> None:

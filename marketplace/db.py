@@ -21,6 +21,21 @@ def one_of(column: str, values) -> str:
     return f"{column} IN ({', '.join(repr(str(v)) for v in values)})"
 
 
+def begin_write(session) -> None:
+    """Start, in ``session``, a transaction that reads and then writes: call it before
+    the reads. On SQLite it begins holding the write lock (BEGIN IMMEDIATE). Begun as a
+    plain read, its first write would fail at once ("database is locked"; no busy
+    timeout helps) whenever another process wrote after it read: a worker's progress
+    beat, the other worker, another request. The transaction so far, which must only
+    have read, ends, so everything is read afresh. PostgreSQL needs nothing: its row
+    locks and ``with_for_update`` do this work."""
+    if session.new or session.dirty or session.deleted:
+        raise RuntimeError("take the write lock before changing anything")
+    session.commit()
+    if session.get_bind().dialect.name == "sqlite":
+        session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+
+
 def utcnow() -> datetime:
     return datetime.now(UTC)
 

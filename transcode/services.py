@@ -44,7 +44,7 @@ from catalog.services import mec_for, provenance_of
 from licensing.models import Deal, DealStatus
 from marketplace import audit
 from marketplace.accounts.models import Organization, OrgKind, User
-from marketplace.db import utcnow
+from marketplace.db import begin_write, utcnow
 from marketplace.extensions import db
 from marketplace.i18n import _l
 from marketplace.jobs import enqueue
@@ -641,24 +641,10 @@ def _delete_keys(keys: Iterable[str]) -> None:
             log.warning("could not delete %s", key, exc_info=True)
 
 
-def _write_lock() -> None:
-    """Start a transaction that reads and then writes. On SQLite it begins holding the
-    write lock (BEGIN IMMEDIATE): begun as a plain read, its first write would fail at
-    once ("database is locked", no busy timeout helps) whenever another process (the
-    other worker, a progress beat) wrote after it read. The transaction so far, which
-    only read, ends (so everything is read afresh)."""
-    session = db.session()  # the Session itself, not its scoped proxy
-    if session.new or session.dirty or session.deleted:
-        raise RuntimeError("take the write lock before changing anything")
-    session.commit()
-    if session.get_bind().dialect.name == "sqlite":
-        session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
-
-
 def _current(spec: _Spec) -> TranscodeJob | None:
     """The job, read afresh under the write lock, if it is still this attempt's running
     job."""
-    _write_lock()
+    begin_write(db.session())
     job = db.session.get(TranscodeJob, spec.job_id)
     if job is None or job.status != JobStatus.RUNNING or job.attempts != spec.attempt:
         return None
@@ -908,6 +894,7 @@ def watch_screener(screener: Screener, *, by: User) -> str:
     if not screener.ready:
         raise DeliveryError("status", _l("The screener is still being rendered."), status=409)
     if by.organization_id == screener.buyer_org_id:
+        begin_write(db.session())  # read the recent views and count one, under the write lock
         since = utcnow() - VIEW_GAP
         recent = db.session.scalar(select(ScreenerView.id).where(
             ScreenerView.screener_id == screener.id, ScreenerView.user_id == by.id,
@@ -1247,7 +1234,7 @@ def finish_package(package_id: int) -> str:
     """The last step of a package, run after each of its jobs: fail it when a job
     failed; when every job succeeded, add subtitles, metadata, artwork and the checksum
     manifest, check every file is stored whole, and mark it ready. Commits."""
-    _write_lock()
+    begin_write(db.session())
     package = db.session.get(DeliveryPackage, package_id)
     if package is None or package.status != PackageStatus.ASSEMBLING:
         return package.status if package else "gone"
@@ -1279,14 +1266,14 @@ def finish_package(package_id: int) -> str:
         files += _manifest_files(package, files)
     except (StorageError, OSError, ValueError) as exc:
         db.session.rollback()
-        _write_lock()
+        begin_write(db.session())
         package = db.session.get(DeliveryPackage, package_id)
         _package_failed(package, str(_l("The package could not be completed: %(error)s",
                                         error=str(exc))))
         package.finalizing_at = None
         db.session.commit()
         return PackageStatus.FAILED
-    _write_lock()  # the files were made outside it; recording them needs it
+    begin_write(db.session())  # the files were made outside it; recording them needs it
     package = db.session.get(DeliveryPackage, package_id)
     package.files.clear()
     db.session.flush()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import logging
 import re
 import secrets
 import threading
@@ -14,7 +15,8 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from email_validator import EmailNotValidError, validate_email
 from flask import current_app
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import joinedload
 
 from marketplace import audit
@@ -28,10 +30,12 @@ from marketplace.accounts.models import (
     OrgStatus,
     User,
 )
-from marketplace.db import utcnow
+from marketplace.db import begin_write, utcnow
 from marketplace.extensions import db
 from marketplace.i18n import _
 from marketplace.jobs import enqueue
+
+log = logging.getLogger(__name__)
 
 _hasher = PasswordHasher()  # Argon2id with the library's current parameters
 TOKEN_PREFIX = "pdx_"
@@ -291,12 +295,20 @@ def user_for_token(raw: str) -> User | None:
         return None
     now = utcnow()
     # A minute is precise enough for "last used", and it keeps API reads from writing.
-    # When we do write, commit at once: this runs before the view does anything, and a
-    # stamp left pending would hold SQLite's write lock for the whole request (and be
-    # rolled back with a read-only request anyway).
+    # When we do write, it is a transaction of its own, committed at once: this runs
+    # before the view does anything, and a stamp left pending would hold SQLite's write
+    # lock for the whole request (and be rolled back with a read-only request anyway).
+    # The stamp is bookkeeping: if SQLite's write lock stays taken it is skipped, and the
+    # next call a minute on stamps again; the call itself must not fail for it.
     if token.last_used_at is None or now - token.last_used_at > timedelta(minutes=1):
-        token.last_used_at = now
-        db.session.commit()
+        try:
+            begin_write(db.session())
+            db.session.execute(update(ApiToken).where(ApiToken.id == token.id).values(last_used_at=now))
+            db.session.commit()
+        except OperationalError:
+            db.session.rollback()
+            token = db.session.get(ApiToken, token.id)  # read again for the request
+            log.info("API token %s: last-used stamp skipped, the database was busy", token.id)
     ttl = current_app.config["PDX_TOKEN_CACHE_SECONDS"]
     if ttl > 0:
         user = token.user
