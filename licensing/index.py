@@ -293,22 +293,12 @@ def bump_versions(session: Session, buckets: Iterable[int]) -> None:
                                                 set_={"value": version}))
 
 
-FLUSHED = "licensing_flushed"
-
-
 def install_session_hooks() -> None:
     """After each flush that touched grants: bump their buckets' versions and drop the
-    request's per-title grant cache. Also remember whether the transaction has written
-    anything yet (see ``services._lock_title``)."""
-
-    @event.listens_for(Session, "after_transaction_end")
-    def _forget_writes(session: Session, transaction) -> None:
-        if transaction.parent is None:
-            session.info.pop(FLUSHED, None)
+    request's per-title grant cache."""
 
     @event.listens_for(Session, "after_flush")
     def _grants_changed(session: Session, _context) -> None:
-        session.info[FLUSHED] = True
         buckets = {bucket_of(obj.title_id)
                    for obj in (*session.new, *session.dirty, *session.deleted)
                    if isinstance(obj, RightsGrant) and obj.title_id is not None}

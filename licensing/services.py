@@ -56,7 +56,7 @@ from licensing.terms import (
 )
 from marketplace import audit
 from marketplace.accounts.models import Organization, OrgKind, User
-from marketplace.db import utcnow
+from marketplace.db import begin_write, utcnow
 from marketplace.extensions import db
 from marketplace.i18n import _
 from marketplace.jobs import send_after_commit
@@ -525,13 +525,7 @@ def _sqlite_write_lock() -> bool:
     session = db.session()  # the Session itself, not its scoped proxy
     if session.get_bind().dialect.name != "sqlite":
         return False
-    if session.new or session.dirty or session.deleted:
-        raise RuntimeError("take the lock before changing anything")
-    if session.info.get(index.FLUSHED):
-        return True  # this transaction already wrote, so it already holds the write lock
-    if session.in_transaction():
-        session.rollback()  # only reads so far: start again, locked from the start
-    session.connection(execution_options={"sqlite_begin": "IMMEDIATE"})
+    begin_write(session)
     return True
 
 
