@@ -138,8 +138,13 @@ def signed_file():
         abort(404)
     filename = request.args.get("filename") or key.rsplit("/", 1)[-1]
     # send_file answers Range requests, so a <video> can seek in a signed local file.
-    return send_file(storage.local_path(key), as_attachment=True, download_name=filename,
-                     conditional=True, max_age=0)
+    response = send_file(storage.local_path(key), as_attachment=True, download_name=filename,
+                         conditional=True, max_age=0)
+    # a signed file is one organization's (a marked screener, a delivery): no shared
+    # cache keeps a copy, and browsers take its type as given
+    response.headers["Cache-Control"] = "private, no-store"
+    response.headers["X-Content-Type-Options"] = "nosniff"
+    return response
 
 
 @bp.get("/healthz")

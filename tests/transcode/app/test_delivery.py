@@ -91,6 +91,9 @@ def test_screener_watermarked_viewed_and_seen_by_the_producer(
     assert ranged.status_code == 206
     assert len(ranged.get_data()) == 100
     assert ranged.mimetype == "video/mp4"
+    # the buyer's marked copy: no shared cache keeps it, no browser second-guesses its type
+    assert ranged.headers["Cache-Control"] == "private, no-store"
+    assert ranged.headers["X-Content-Type-Options"] == "nosniff"
     forged = re.sub(r"sig=[0-9a-f]+", "sig=" + "0" * 64, unescape(match.group(1)))
     assert client.get(forged).status_code == 403
     # The mark is there: its box differs clearly from the same frame rendered without it.
