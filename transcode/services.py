@@ -1259,6 +1259,18 @@ def finish_package(package_id: int) -> str:
     db.session.commit()
     if claimed.rowcount != 1:
         return "finalizing"
+    try:
+        return _finalize_package(package_id)
+    except Exception:  # unforeseen: free the claim at once, so a retry can finish it
+        db.session.rollback()
+        db.session.execute(update(DeliveryPackage).where(DeliveryPackage.id == package_id)
+                           .values(finalizing_at=None))
+        db.session.commit()
+        raise
+
+
+def _finalize_package(package_id: int) -> str:
+    """Assemble, check and record a claimed package's files (see finish_package)."""
     package = db.session.get(DeliveryPackage, package_id)
     try:
         files = _package_contents(package)
@@ -1295,6 +1307,17 @@ def finish_package(package_id: int) -> str:
             _link("transcode.package", package_id=package.id))
     db.session.commit()
     return PackageStatus.READY
+
+
+def fail_package(package_id: int, reason: str) -> None:
+    """Fail a package that is still being assembled, with ``reason`` (for the finisher
+    that gave up). Flushes."""
+    begin_write(db.session())
+    package = db.session.get(DeliveryPackage, package_id)
+    if package is not None and package.status == PackageStatus.ASSEMBLING:
+        _package_failed(package, reason)
+        package.finalizing_at = None
+        db.session.flush()
 
 
 def _package_failed(package: DeliveryPackage, reason: str) -> None:

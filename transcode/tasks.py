@@ -42,17 +42,27 @@ def run_job(self, job_id: int) -> str:
     return str(outcome.status)
 
 
-@shared_task(name="transcode.finish_package")
-def finish_package(package_id: int) -> str:
-    """Complete delivery package ``package_id`` once its jobs are done (idempotent)."""
+#: runs of the finisher after an unforeseen error, before the package fails
+FINISH_RETRIES = 3
+
+
+@shared_task(bind=True, name="transcode.finish_package", max_retries=FINISH_RETRIES)
+def finish_package(self, package_id: int) -> str:
+    """Complete delivery package ``package_id`` once its jobs are done (idempotent).
+    An unforeseen error (the database busy, a bug) is tried again a few times; then
+    the package fails with the reason instead of staying "assembling"."""
     from transcode import services
 
     try:
         return str(services.finish_package(package_id))
-    except Exception:
+    except Exception as exc:
         log.exception("delivery package %s could not be finished", package_id)
         db.session.rollback()
-        raise
+        if self.request.retries < FINISH_RETRIES:
+            raise self.retry(countdown=10 * (self.request.retries + 1)) from exc
+        services.fail_package(package_id, f"internal error: {exc.__class__.__name__}: {exc}")
+        db.session.commit()
+        return "failed"
 
 
 @shared_task(name="transcode.prepare_delivery")

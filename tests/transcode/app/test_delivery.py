@@ -306,6 +306,38 @@ def test_a_failed_part_fails_the_package_and_retry_completes_it(
     assert {j.status for j in package.jobs} == {JobStatus.SUCCEEDED}
 
 
+@pytest.mark.parametrize("failures", [1, 99])
+def test_an_unforeseen_error_while_finishing_is_retried_then_fails_the_package(
+        signed_deal, tiny_fast, run_jobs, monkeypatch, failures):
+    """Never stuck "assembling": the finisher runs again after an error nobody planned
+    for (here: the first N times the contents are gathered), and gives up with the
+    reason if it keeps happening."""
+    from transcode import tasks
+
+    world, deal = signed_deal.world, signed_deal.deal
+    real, calls = services._package_contents, []
+
+    def flaky(package):
+        calls.append(package.id)
+        if len(calls) <= failures:
+            raise RuntimeError("disk vanished")
+        return real(package)
+
+    monkeypatch.setattr(services, "_package_contents", flaky)
+    package = services.package_for_deal(deal.id, "tiny_fast", by=world.producer, subtitles="none")
+    db.session.commit()
+    run_jobs()
+    package = db.session.get(DeliveryPackage, package.id)
+    if failures == 1:
+        assert package.status == "ready", package.error
+        assert len(calls) == 2
+    else:
+        assert package.status == "failed"
+        assert package.error == "internal error: RuntimeError: disk vanished"
+        assert len(calls) == 1 + tasks.FINISH_RETRIES
+    assert package.finalizing_at is None
+
+
 def test_package_refuses_what_it_cannot_deliver(signed_deal, tiny_fast):
     deal = signed_deal.deal
     with pytest.raises(services.DeliveryError, match="No approved pt subtitles"):
